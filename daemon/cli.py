@@ -1,0 +1,190 @@
+"""The ``harvestd`` command line: run, backfill, check-config, status.
+
+Exit status: 0 success; 1 runtime failure; 2 bad usage or invalid configuration;
+130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import structlog
+
+from daemon import __version__
+from daemon.config import Config, ConfigError, find_config, load_config
+from daemon.logs import configure_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DESCRIPTION = """\
+harvestd finds new images at remote sources on a schedule, downloads them into a
+library folder, records them in SQLite and runs image models (cloud cover in octas)
+on them. Configuration: config.toml (see README.md, "Configuration reference").
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="config file (default: ./config.toml, then /etc/harvestd/config.toml)",
+    )
+    parser.add_argument(
+        "--log-format", choices=["auto", "journal", "json", "logfmt", "console"], default="auto",
+        help="log line format on stderr (default auto: journal under systemd, console on a "
+             "terminal, logfmt otherwise)",
+    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="override [daemon] log_level")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (``--help`` text included)."""
+    parser = argparse.ArgumentParser(prog="harvestd", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"harvestd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon (foreground; systemd runs this)",
+                         description="Run the daemon until SIGTERM/SIGINT. SIGHUP reloads the "
+                                     "config (an invalid file is rejected, the old one stays).")
+    _common(run)
+
+    backfill = sub.add_parser(
+        "backfill", help="fetch and process a past range of a source",
+        description="Fetch and process every item of SOURCE in [--since, --until], wait until "
+                    "all are processed, then print one line: 'backfill SOURCE: total=N new=N "
+                    "duplicates=N failed=N'. Safe beside a running daemon; re-run after Ctrl-C "
+                    "to complete the range.",
+    )
+    backfill.add_argument("source", help="a source name from [sources.NAME] in the config")
+    backfill.add_argument("--since", required=True, metavar="YYYY-MM-DDTHH:MM",
+                          help="range start, in the source's time zone (e.g. 2025-01-01T00:00)")
+    backfill.add_argument("--until", required=True, metavar="YYYY-MM-DDTHH:MM",
+                          help="range end, inclusive, in the source's time zone")
+    backfill.add_argument("--no-progress", action="store_true",
+                          help="no progress bar even on a terminal")
+    _common(backfill)
+
+    check = sub.add_parser("check-config", help="validate the config file and exit (0 ok, 2 invalid)",
+                           description="Validate the config; print the reason and exit 2 if invalid.")
+    _common(check)
+
+    status = sub.add_parser("status", help="counts per status, recent runs and errors, from the DB",
+                            description="Print item and result counts per status, the last runs "
+                                        "and the last errors, read from the database.")
+    status.add_argument("--errors", type=int, default=10, metavar="N", help="last N errors (10)")
+    _common(status)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[Path, Config]:
+    path = find_config(args.config)
+    return path, load_config(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``harvestd`` / ``python -m daemon``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        path, cfg = _load(args)
+    except ConfigError as exc:
+        print(f"harvestd: invalid configuration:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "check-config":
+        names = ", ".join(f"{n} ({s.kind})" for n, s in cfg.sources.items()) or "none"
+        print(f"{path}: OK; database {cfg.db_path}; library {cfg.library.root}; sources: {names}")
+        return EXIT_OK
+    configure_logging(args.log_level or cfg.daemon.log_level, args.log_format)
+    if args.command == "run":
+        return _run(path, cfg)
+    if args.command == "backfill":
+        return _backfill(cfg, args)
+    return _status(cfg, args.errors)
+
+
+def _run(path: Path, cfg: Config) -> int:
+    from daemon.runtime import Daemon
+
+    async def main_async() -> int:
+        return await Daemon(path, cfg).run()
+
+    return asyncio.run(main_async())
+
+
+def _backfill(cfg: Config, args: argparse.Namespace) -> int:
+    from daemon.backfill import (
+        BackfillError,
+        collect_specs,
+        progress_bar,
+        run_backfill,
+        summary_line,
+    )
+
+    log = structlog.get_logger("daemon.backfill")
+
+    async def main_async() -> int:
+        try:
+            specs = await collect_specs(cfg, args.source, args.since, args.until)
+        except BackfillError as exc:
+            print(f"harvestd backfill: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        show = sys.stderr.isatty() and not args.no_progress
+        bar = progress_bar() if show else None
+        if bar is not None:
+            bar.start()
+            task_id = bar.add_task("backfill", total=len(specs))
+        try:
+            counts, interrupted = await run_backfill(
+                cfg, args.source, specs,
+                on_progress=(lambda done, total: bar.update(task_id, completed=done))
+                if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.stop()
+        print(summary_line(args.source, counts), flush=True)
+        if interrupted:
+            log.warning("backfill_interrupted", source=args.source,
+                        detail="run the same command again to complete the range")
+            return EXIT_INTERRUPTED
+        return EXIT_OK
+
+    try:
+        return asyncio.run(main_async())
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _status(cfg: Config, n_errors: int) -> int:
+    from daemon.store import Store
+
+    if not cfg.db_path.exists():
+        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+        return EXIT_FAILURE
+
+    async def main_async() -> int:
+        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+            counts = await store.status_counts()
+            runs = await store.last_runs(5)
+            errors = await store.last_errors(n_errors)
+        print(f"database {cfg.db_path}")
+        print("items:")
+        for row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
+            print(f"  {row['source']:<16} {row['status']:<12} {row['n']:>8}")
+        print("results:")
+        for row in counts["results"] or [{"source": "-", "processor": "-", "status": "-", "n": 0}]:
+            print(f"  {row['source']:<16} {row['processor']:<10} {row['status']:<12} {row['n']:>8}")
+        print("last runs:")
+        for run in runs:
+            print(f"  #{run['id']} {run['source']} {run['trigger']} {run['started_at']} "
+                  f"{run['status']} total={run['total']} new={run['new']} "
+                  f"duplicates={run['duplicates']} failed={run['failed']}")
+        print("last errors:")
+        for err in errors:
+            print(f"  {err['updated_at']} {err['source']} key={err['key']} [{err['stage']}] {err['error']}")
+        return EXIT_OK
+
+    return asyncio.run(main_async())

@@ -1,0 +1,399 @@
+"""Configuration: TOML loading, ``${ENV}`` interpolation, pydantic validation, config diffs.
+
+The file is read with :mod:`tomllib`, every string value has ``${NAME}`` (or
+``${NAME:-default}``) replaced from the environment, then the tree is validated by
+:class:`Config`. Unknown keys are errors (``extra="forbid"``); every error names its dotted
+key and, where the key can be found in the file, ``file:line``. Relative paths resolve
+against the folder holding the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATHS = (Path("config.toml"), Path("/etc/harvestd/config.toml"))
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """An invalid or unreadable configuration; ``str()`` is the one-line reason(s)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DaemonSettings(_Model):
+    """``[daemon]``: process-wide settings."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_timeout_s: float = Field(30.0, gt=0, le=600)
+    watchdog_max_loop_lag_s: float = Field(5.0, gt=0)
+
+
+class StoreSettings(_Model):
+    """``[store]``: the SQLite database."""
+
+    path: Path | None = None  # default: {data_dir}/harvest.db
+    busy_timeout_ms: int = Field(5000, ge=0)
+
+
+class HostLimit(_Model):
+    """``[http.hosts."HOST"]``: politeness for one host."""
+
+    requests_per_minute: float = Field(gt=0)
+    max_concurrent: int = Field(4, ge=1, le=64)
+
+
+class HttpSettings(_Model):
+    """``[http]``: the shared client, retry policy and per-host rate limits."""
+
+    user_agent: str = "harvestd/0.1 (+https://github.com/harvestd/harvestd)"
+    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=20)
+    backoff_initial_s: float = Field(0.5, ge=0)
+    backoff_max_s: float = Field(30.0, ge=0)
+    retry_timeout_s: float = Field(300.0, gt=0)
+    max_retry_after_s: float = Field(600.0, ge=0)
+    default_requests_per_minute: float | None = Field(None, gt=0)
+    limit_per_host: int = Field(8, ge=1, le=256)
+    hosts: dict[str, HostLimit] = Field(default_factory=dict)
+
+
+class DownloadSettings(_Model):
+    """``[downloads]``: how discovered items become files in the library."""
+
+    backend: Literal["auto", "builtin"] = "auto"
+    concurrency: int = Field(4, ge=1, le=64)
+    lease_s: float = Field(300.0, gt=0)
+    poll_interval_s: float = Field(2.0, gt=0)
+    on_existing: Literal["skip", "overwrite", "rename"] = "skip"
+    verify_images: bool = True
+
+
+class LibrarySettings(_Model):
+    """``[library]``: where downloaded files are filed."""
+
+    root: Path = Path("library")
+
+
+class WorkerSettings(_Model):
+    """``[worker]``: the DB-polling image worker."""
+
+    threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=1, le=32)
+    poll_interval_s: float = Field(2.0, gt=0)
+    lease_s: float = Field(120.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    batch: int = Field(8, ge=1, le=256)
+
+
+class SkyMask(_Model):
+    """Sky mask of a fisheye frame, in pixels of the full-size image.
+
+    ``auto``: the bright disc is found from the dark border; failing that, the inscribed
+    circle. ``horizon_cut_deg`` is the largest zenith angle kept (equidistant lens model:
+    the circle edge is 90°).
+    """
+
+    center_x: float | None = None
+    center_y: float | None = None
+    radius: float | None = Field(None, gt=0)
+    horizon_cut_deg: float = Field(80.0, gt=0, le=90)
+
+    @model_validator(mode="after")
+    def _all_or_none(self) -> SkyMask:
+        given = [v is not None for v in (self.center_x, self.center_y, self.radius)]
+        if any(given) and not all(given):
+            raise ValueError("set center_x, center_y and radius together, or none for auto")
+        return self
+
+
+class ProcessorConfig(_Model):
+    """``[processors.NAME]``: one configured processor (``kind`` defaults to NAME).
+
+    For ``kind = "octas"``: ``threshold`` is the red/blue ratio at or above which a pixel
+    is cloud; ``model`` replaces the shipped RBR baseline with a user's ONNX classifier
+    whose ``labels`` are octas values ``"0"`` … ``"8"``.
+    """
+
+    kind: Literal["octas"] = "octas"
+    threshold: float = Field(0.6, gt=0, le=5)
+    noise_tolerance: float = Field(0.0, ge=0, lt=0.5)
+    night_sun_elevation_deg: float = Field(-6.0, ge=-18, le=10)
+    max_side_px: int = Field(1024, ge=64, le=8192)
+    mask: SkyMask = Field(default_factory=SkyMask)
+    model: Path | None = None
+    labels: list[str] | None = None
+    input_size: tuple[int, int] | None = None
+    input_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    input_std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+
+    @model_validator(mode="after")
+    def _model_needs_labels(self) -> ProcessorConfig:
+        if self.model is not None and (not self.labels or self.input_size is None):
+            raise ValueError("a custom 'model' needs 'labels' and 'input_size' = [W, H]")
+        if self.labels:
+            for label in self.labels:
+                if not (label.isdigit() and 0 <= int(label) <= 8):
+                    raise ValueError(f"label {label!r} is not an octas value 0..8")
+        return self
+
+
+def _check_cron(expr: str) -> str:
+    try:
+        CronTrigger.from_crontab(expr, timezone=ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+    return expr
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+class SkycamSourceConfig(_Model):
+    """``[sources.NAME]`` with ``kind = "skycam"``: a sky camera publishing one JPEG per slot.
+
+    ``url_template`` fields: ``{t:FMT}`` strftime of the slot time in ``timezone``;
+    ``{year_dir}`` is ``"YYYY/"`` for a slot in a year before the current one, else ``""``.
+    """
+
+    kind: Literal["skycam"]
+    url_template: str
+    minutes: list[Annotated[int, Field(ge=0, le=59)]] = Field(min_length=1)
+    timezone: str = "UTC"
+    schedule: str = "*/10 * * * *"
+    jitter_s: int = Field(0, ge=0, le=3600)
+    misfire_grace_s: int = Field(300, ge=1)
+    run_on_start: bool = True
+    lookback_s: float = Field(3600.0, gt=0, le=7 * 86400)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    processors: list[str] = Field(default_factory=lambda: ["octas"])
+    layout: str = "{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}"
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, v: str) -> str:
+        return _check_cron(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, v: str) -> str:
+        return _check_zone(v)
+
+    @field_validator("minutes")
+    @classmethod
+    def _unique_sorted(cls, v: list[int]) -> list[int]:
+        return sorted(set(v))
+
+    @field_validator("url_template")
+    @classmethod
+    def _template_renders(cls, v: str) -> str:
+        from daemon.sources.skycam import render_url  # local: sources depend on config
+
+        try:
+            render_url(v, datetime(2000, 1, 2, 3, 4), current_year=2000)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ValueError(f"url_template does not render: {exc!r}") from None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("url_template must start with http:// or https://")
+        return v
+
+
+SourceConfig = SkycamSourceConfig
+
+
+class Config(_Model):
+    """The whole ``config.toml``. Paths are absolute after :func:`load_config`."""
+
+    data_dir: Path = Path("data")
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)
+    library: LibrarySettings = Field(default_factory=LibrarySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    processors: dict[str, ProcessorConfig] = Field(default_factory=dict)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _processors_exist(self) -> Config:
+        for name, src in self.sources.items():
+            for proc in src.processors:
+                if proc not in self.processors and proc not in ("octas",):
+                    raise ValueError(
+                        f"sources.{name}.processors: unknown processor {proc!r} "
+                        f"(define [processors.{proc}])"
+                    )
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file: ``[store] path`` or ``{data_dir}/harvest.db``."""
+        return self.store.path or self.data_dir / "harvest.db"
+
+    def processor(self, name: str) -> ProcessorConfig:
+        """The processor config for ``name`` (built-in defaults when not configured)."""
+        return self.processors.get(name) or ProcessorConfig(kind="octas")
+
+
+def interpolate_env(value: Any, path: str = "", env: dict[str, str] | None = None) -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a TOML tree.
+
+    Raises:
+        ConfigError: a referenced variable is unset and has no default.
+    """
+    env = os.environ if env is None else env  # type: ignore[assignment]
+    assert env is not None
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{path or '<root>'}: environment variable {name} is not set")
+
+        return _ENV_PATTERN.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate_env(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.\-"]+)\s*=')
+
+
+def _split_dotted(key: str) -> list[str]:
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|([^.\s]+)', key)
+    return [a or b for a, b in parts]
+
+
+def locate_key(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """Best-effort 1-based line of the dotted key ``loc`` in TOML ``text`` (None if absent)."""
+    want = [str(p) for p in loc if not isinstance(p, int)]
+    best: tuple[int, int] | None = None
+    table: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_dotted(header.group(1))
+            path = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            path = table + _split_dotted(key.group(1))
+        n = len(path)
+        if n <= len(want) and path == want[:n] and (best is None or n > best[0]):
+            best = (n, lineno)
+    return best[1] if best else None
+
+
+def _resolve_paths(cfg: Config, base: Path) -> Config:
+    def absolute(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    data_dir = absolute(cfg.data_dir)
+    processors = {
+        name: p.model_copy(update={"model": absolute(p.model) if p.model else None})
+        for name, p in cfg.processors.items()
+    }
+    store = cfg.store.model_copy(update={"path": absolute(cfg.store.path)} if cfg.store.path else {})
+    library = cfg.library.model_copy(update={"root": absolute(cfg.library.root)})
+    return cfg.model_copy(
+        update={"data_dir": data_dir, "processors": processors, "store": store, "library": library}
+    )
+
+
+def parse_config(text: str, path: Path, env: dict[str, str] | None = None) -> Config:
+    """Validate TOML ``text`` read from ``path``.
+
+    Raises:
+        ConfigError: with one line per problem, each ``file:line: key: reason``.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    raw = interpolate_env(raw, env=env)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in loc) or "<root>"
+            line = locate_key(text, loc)
+            where = f"{path}:{line}" if line else str(path)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            lines.append(f"{where}: {dotted}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+    return _resolve_paths(cfg, path.resolve().parent)
+
+
+def find_config(explicit: Path | None) -> Path:
+    """The config path: ``explicit``, else ``./config.toml``, else ``/etc/harvestd/config.toml``.
+
+    Raises:
+        ConfigError: no such file.
+    """
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        return explicit
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(p) for p in DEFAULT_CONFIG_PATHS)
+    raise ConfigError(f"no config file found (tried {tried}); pass --config PATH")
+
+
+def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate ``path``. Blocking (small file): call via a thread inside the loop.
+
+    Raises:
+        ConfigError: unreadable file or invalid content.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, path, env)
+
+
+def changed_sections(old: Config, new: Config) -> set[str]:
+    """Top-level keys (and ``sources.NAME`` / ``processors.NAME``) whose values differ."""
+    changed: set[str] = set()
+    for field in Config.model_fields:
+        a, b = getattr(old, field), getattr(new, field)
+        if field in ("sources", "processors"):
+            for name in set(a) | set(b):
+                if a.get(name) != b.get(name):
+                    changed.add(f"{field}.{name}")
+        elif a != b:
+            changed.add(field)
+    return changed

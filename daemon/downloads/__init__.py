@@ -1,0 +1,1 @@
+"""Downloaders (built-in aiohttp; aria2c to come) and the library layout."""

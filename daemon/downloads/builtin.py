@@ -1,0 +1,179 @@
+"""The built-in downloader: claims discovered items from the store and streams them.
+
+Each file is streamed to ``<final>.part`` beside its destination (same filesystem), fsynced,
+verified (the image must decode), then renamed atomically (``os.replace``) to its layout
+path, and the folder is fsynced: a file never appears at its final path unless complete.
+The downloader knows the store, the HTTP client and the library root, never the sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+
+import structlog
+
+from daemon.aio import run_in_pool, wait_any
+from daemon.config import DownloadSettings
+from daemon.downloads.layout import LayoutError, next_free_name, resolve_in_root
+from daemon.http import HttpClient, HttpError, NotFound
+from daemon.images import CorruptImage, verify_image
+from daemon.store import Item, Store
+from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, NOT_FOUND, STORAGE_ERROR
+
+log = structlog.get_logger("daemon.downloads")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_file(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return path.stat().st_size, digest.hexdigest()
+
+
+def _publish(part: Path, final: Path) -> None:
+    os.replace(part, final)
+    _fsync_dir(final.parent)
+
+
+class BuiltinDownloader:
+    """Download loop over the store (aiohttp streaming). ``await run(stop)`` until stopped."""
+
+    def __init__(self, store: Store, http: HttpClient, library_root: Path,
+                 settings: DownloadSettings, pool: Executor, owner: str,
+                 source: str | None = None,
+                 on_downloaded: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.http = http
+        self.library_root = library_root
+        self.settings = settings
+        self.pool = pool
+        self.owner = owner
+        self.source = source
+        self.on_downloaded = on_downloaded
+        self.wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Item] = {}
+
+    @property
+    def busy(self) -> int:
+        """Downloads in flight."""
+        return len(self._inflight)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and download until ``stop`` is set; then cancel and release what is in flight."""
+        loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
+        try:
+            while not stop.is_set():
+                if self._inflight and loop.time() - renewed_at > self.settings.lease_s / 3:
+                    await self.store.renew_leases(self.owner, self.settings.lease_s)
+                    renewed_at = loop.time()
+                self.wake.clear()
+                self._slot_freed.clear()
+                free = self.settings.concurrency - len(self._inflight)
+                claimed: list[Item] = []
+                if free > 0:
+                    claimed = await self.store.claim_items(
+                        self.owner, free, self.settings.lease_s, source=self.source
+                    )
+                for item in claimed:
+                    task = asyncio.create_task(self._download(item), name=f"download:{item.key}")
+                    self._inflight[task] = item
+                    task.add_done_callback(self._done)
+                if not claimed or len(self._inflight) >= self.settings.concurrency:
+                    await wait_any([self.wake, self._slot_freed, stop], self.settings.poll_interval_s)
+        finally:
+            await self._abandon()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._slot_freed.set()
+
+    async def _abandon(self) -> None:
+        tasks = list(self._inflight)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        released = await self.store.release_items(self.owner)
+        if released:
+            log.info("downloads_released", count=released)
+
+    async def _download(self, item: Item) -> None:
+        bound = log.bind(source=item.source, key=item.key)
+        part: Path | None = None
+        try:
+            if not item.path or not item.url:
+                raise LayoutError("item has no url or layout path")
+            final = resolve_in_root(self.library_root, item.path)
+            await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+            if await asyncio.to_thread(final.exists):
+                policy = self.settings.on_existing
+                if policy == "skip" and await self._adopt(item, final, bound):
+                    return
+                if policy == "rename":
+                    final = await asyncio.to_thread(next_free_name, final)
+            part = final.with_name(final.name + ".part")
+            got = await self.http.download(item.url, part)
+            if self.settings.verify_images:
+                await run_in_pool(self.pool, verify_image, part)
+            await asyncio.to_thread(_publish, part, final)
+            part = None
+            relative = final.relative_to(self.library_root.resolve()).as_posix()
+            if await self.store.mark_downloaded(item.id, self.owner, relative, got.size_bytes, got.sha256):
+                bound.info("downloaded", path=relative, bytes=got.size_bytes)
+                if self.on_downloaded is not None:
+                    self.on_downloaded()
+            else:
+                bound.warning("download_lease_lost", path=relative)
+        except NotFound as exc:
+            await self._fail(item, NOT_FOUND, str(exc), bound)
+        except HttpError as exc:
+            code = NETWORK_ERROR if exc.status is None else HTTP_ERROR
+            await self._fail(item, code, str(exc), bound)
+        except CorruptImage as exc:
+            await self._fail(item, CORRUPT, f"downloaded file is corrupt: {exc}", bound)
+        except (LayoutError, OSError) as exc:
+            await self._fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}", bound)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one bad item never kills the loop
+            bound.exception("download_crashed")
+            await self._fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}", bound)
+        finally:
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(part.unlink, True)
+
+    async def _adopt(self, item: Item, final: Path, bound: structlog.BoundLogger) -> bool:
+        """``skip`` policy: a complete file already at the path is recorded, not fetched again."""
+        try:
+            if self.settings.verify_images:
+                await run_in_pool(self.pool, verify_image, final)
+            size, sha = await asyncio.to_thread(_hash_file, final)
+        except CorruptImage:
+            bound.warning("existing_file_corrupt_refetching", path=item.path)
+            return False
+        relative = final.relative_to(self.library_root.resolve()).as_posix()
+        await self.store.mark_downloaded(item.id, self.owner, relative, size, sha)
+        bound.info("existing_file_adopted", path=relative, bytes=size)
+        return True
+
+    async def _fail(self, item: Item, code: str, message: str, bound: structlog.BoundLogger) -> None:
+        level = bound.info if code == NOT_FOUND else bound.warning
+        level("download_failed", error_code=code, error=message, url=item.url)
+        await self.store.mark_item_failed(item.id, self.owner, code, message)

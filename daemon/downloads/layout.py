@@ -1,0 +1,82 @@
+"""Library layout: path templates, field sanitising, duplicate policy.
+
+A template such as ``{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}`` is a Python format string;
+the ``/`` written in the template separate folders, while every *field value* is
+sanitised into a single safe path component (no separators, no ``..``, no control
+characters, at most :data:`MAX_COMPONENT_CHARS` characters), so a hostile remote name can
+never escape the library root.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MAX_COMPONENT_CHARS = 150
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+class LayoutError(ValueError):
+    """A template that does not render, or renders to an unsafe path."""
+
+
+def sanitize_component(value: str, fallback: str = "_") -> str:
+    """One safe path component from arbitrary text (keeps a short extension when cutting)."""
+    text = unicodedata.normalize("NFC", value)
+    text = _UNSAFE.sub("_", text).strip(" .")
+    if not text or set(text) <= {"."}:
+        return fallback
+    if len(text) > MAX_COMPONENT_CHARS:
+        stem, dot, ext = text.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            text = stem[: MAX_COMPONENT_CHARS - len(ext) - 1] + "." + ext
+        else:
+            text = text[:MAX_COMPONENT_CHARS]
+    return text
+
+
+class _SafeFormatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return sanitize_component(super().format_field(value, format_spec))
+
+
+def render_layout(template: str, fields: Mapping[str, Any]) -> str:
+    """Render ``template`` with sanitised ``fields`` into a relative POSIX path.
+
+    Raises:
+        LayoutError: unknown field, bad format spec, or a result that is absolute or empty.
+    """
+    try:
+        rendered = _SafeFormatter().vformat(template, (), dict(fields))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise LayoutError(f"layout {template!r} does not render: {exc!r}") from None
+    parts = [p for p in PurePosixPath(rendered).parts if p not in ("", ".")]
+    if not parts or rendered.startswith("/") or ".." in parts:
+        raise LayoutError(f"layout {template!r} renders to an unsafe path {rendered!r}")
+    return "/".join(parts)
+
+
+def resolve_in_root(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would leave ``root``.
+
+    Raises:
+        LayoutError: the path escapes the root.
+    """
+    root_abs = root.resolve()
+    target = (root_abs / relative).resolve()
+    if target != root_abs and root_abs not in target.parents:
+        raise LayoutError(f"path {relative!r} escapes the library root {root_abs}")
+    return target
+
+
+def next_free_name(path: Path) -> Path:
+    """``name-1.ext``, ``name-2.ext``… : the first that does not exist (``rename`` policy)."""
+    for n in range(1, 10_000):
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise LayoutError(f"no free name next to {path}")

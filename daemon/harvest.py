@@ -1,0 +1,98 @@
+"""Turning a source's item specs into queued work, with run bookkeeping.
+
+A scheduled run (:func:`harvest_window`) stores every slot of the look-back window that is
+not stored yet, and puts back in the queue the window's items that failed earlier (a late
+upload or a short outage is caught up by the next run, never fetched twice).
+A backfill (:func:`plan_backfill`) stores a past range; items that failed for a transient
+reason are retried, while ones the server answered 404 for are settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from daemon.sources import Source
+from daemon.store import NewItem, RunCounts, Store
+
+log = structlog.get_logger("daemon.harvest")
+SETTLED_OK = frozenset({"downloaded", "processing", "processed"})
+TRANSIENT_CODES = ("http_error", "network", "corrupt", "storage")
+
+
+@dataclass
+class Plan:
+    """How the keys of a batch of item specs stand before work starts."""
+
+    keys: list[str] = field(default_factory=list)
+    duplicates: set[str] = field(default_factory=set)  # already stored (or known missing)
+    pending: set[str] = field(default_factory=set)  # to download and/or process now
+
+
+async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
+                  retry_codes: Sequence[str] | None) -> tuple[Plan, int]:
+    """Store ``specs`` and requeue earlier failures whose error code is in ``retry_codes``.
+
+    ``retry_codes`` None requeues every failure. Returns the plan and how many keys were
+    newly inserted.
+    """
+    plan = Plan(keys=[s.key for s in specs])
+    before = await store.item_states(source, plan.keys)
+    inserted = await store.add_items(source, specs)
+    retry = [
+        k for k, (status, code) in before.items()
+        if status == "failed" and (retry_codes is None or code in retry_codes)
+    ]
+    if retry:
+        await store.requeue_failed(source, retry, retry_codes)
+    retry_set = set(retry)
+    for key in plan.keys:
+        state = before.get(key)
+        if key in inserted or key in retry_set or state is None:
+            plan.pending.add(key)
+        elif state[0] in SETTLED_OK or state[0] == "failed":
+            plan.duplicates.add(key)
+        else:  # discovered / downloading from an earlier, interrupted run
+            plan.pending.add(key)
+    return plan, len(inserted)
+
+
+async def harvest_window(store: Store, source: Source, now: datetime, trigger: str) -> RunCounts:
+    """One scheduled run of ``source`` at ``now`` (UTC): enqueue its window, record a run."""
+    run_id = await store.start_run(source.name, trigger)
+    counts = RunCounts()
+    try:
+        specs = [spec async for spec in source.discover(now)]
+        plan, inserted = await enqueue(store, source.name, specs, retry_codes=None)
+        counts = RunCounts(total=len(specs), new=inserted, duplicates=len(plan.duplicates))
+    except Exception as exc:
+        await store.finish_run(run_id, counts, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    await store.finish_run(run_id, counts, "ok")
+    log.info("harvest_enqueued", source=source.name, trigger=trigger, total=counts.total,
+             new=counts.new, requeued=len(plan.pending) - inserted,
+             duplicates=counts.duplicates)
+    return counts
+
+
+async def plan_backfill(store: Store, source: str, specs: Sequence[NewItem]) -> Plan:
+    """Enqueue one chunk of a backfill: transient failures retried, 404s settled."""
+    plan, _ = await enqueue(store, source, specs, retry_codes=TRANSIENT_CODES)
+    return plan
+
+
+def settle(plan: Plan, states: dict[str, tuple[str, str | None]], counts: RunCounts) -> bool:
+    """Move settled keys of ``plan.pending`` into ``counts``; True when nothing is pending."""
+    for key in list(plan.pending):
+        status, _code = states.get(key, ("discovered", None))
+        if status == "processed":
+            counts.new += 1
+        elif status == "failed":
+            counts.failed += 1
+        else:
+            continue
+        plan.pending.discard(key)
+    return not plan.pending

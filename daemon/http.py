@@ -1,0 +1,262 @@
+"""The shared HTTP client: one aiohttp session, per-host rate limits, one retry policy.
+
+Retries (via stamina: exponential backoff with jitter) cover connection errors, timeouts,
+truncated bodies and HTTP 408, 429, 500, 502, 503, 504; ``Retry-After`` (delta-seconds or
+HTTP-date, RFC 9110 §10.2.3) overrides the backoff and, on 429/503, holds back *every*
+request to that host until it passes. Other 4xx are final; 404 raises :class:`NotFound`.
+Per-host politeness is an :class:`aiolimiter.AsyncLimiter` (requests per minute) plus a
+semaphore bounding concurrent requests to the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import stamina
+import structlog
+from aiolimiter import AsyncLimiter
+
+from daemon.config import HostLimit, HttpSettings
+
+log = structlog.get_logger("daemon.http")
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+WRITE_BATCH_BYTES = 1 << 20
+
+
+class HttpError(Exception):
+    """A request that failed for good: ``status`` is the HTTP status, or None (network)."""
+
+    def __init__(self, url: str, status: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.url = url
+        self.status = status
+
+
+class NotFound(HttpError):
+    """HTTP 404 / 410: the resource does not exist (final, never retried)."""
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int, retry_after_s: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class TooLarge(HttpError):
+    """The body exceeded the caller's ``max_bytes``."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass
+class _Host:
+    limiter: AsyncLimiter | None
+    semaphore: asyncio.Semaphore
+    not_before: float = 0.0  # loop.time() before which no request is sent
+    spec: HostLimit | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A finished streamed download: size in bytes and SHA-256 hex digest."""
+
+    size_bytes: int
+    sha256: str
+
+
+class HttpClient:
+    """The one client of the process. ``async with HttpClient(settings) as http``."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self.settings = settings
+        self._hosts: dict[str, _Host] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        s = self.settings
+        connector = aiohttp.TCPConnector(limit=100, limit_per_host=s.limit_per_host, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(
+            total=s.timeout_s, sock_connect=s.connect_timeout_s, sock_read=s.read_timeout_s
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers={"User-Agent": s.user_agent}
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            await asyncio.sleep(0)  # let transports close (aiohttp graceful shutdown notes)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared session (for components that need raw access, e.g. WebSockets)."""
+        if self._session is None:
+            raise RuntimeError("HttpClient used outside 'async with'")
+        return self._session
+
+    def update_settings(self, settings: HttpSettings) -> None:
+        """Swap in new settings (SIGHUP). Limiters of hosts whose limits changed are rebuilt."""
+        old = self.settings
+        self.settings = settings
+        for host in list(self._hosts):
+            if old.hosts.get(host) != settings.hosts.get(host) or (
+                old.default_requests_per_minute != settings.default_requests_per_minute
+            ):
+                del self._hosts[host]
+
+    def _host(self, host: str) -> _Host:
+        state = self._hosts.get(host)
+        if state is None:
+            spec = self.settings.hosts.get(host)
+            rpm = spec.requests_per_minute if spec else self.settings.default_requests_per_minute
+            limiter = AsyncLimiter(rpm, 60) if rpm else None
+            concurrent = spec.max_concurrent if spec else self.settings.limit_per_host
+            state = _Host(limiter, asyncio.Semaphore(concurrent), spec=spec)
+            self._hosts[host] = state
+        return state
+
+    def _retry_hook(self, exc: Exception) -> bool | float:
+        if isinstance(exc, _Retryable):
+            if exc.retry_after_s is not None:
+                return min(exc.retry_after_s, self.settings.max_retry_after_s)
+            return True
+        return isinstance(
+            exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | TimeoutError
+        )
+
+    async def request(self, url: str, handle: Callable[[aiohttp.ClientResponse], Awaitable[T]]) -> T:
+        """GET ``url`` with limits and retries; ``handle`` reads the 2xx response.
+
+        ``handle`` may run more than once (once per attempt) and must start afresh each time.
+
+        Raises:
+            NotFound: HTTP 404 or 410.
+            HttpError: another 4xx, or retries exhausted (``status`` None for network errors).
+        """
+        host = urlsplit(url).netloc
+        state = self._host(host)
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        last_status: int | None = None
+        try:
+            async for attempt in stamina.retry_context(
+                on=self._retry_hook,
+                attempts=s.max_attempts,
+                timeout=s.retry_timeout_s,
+                wait_initial=s.backoff_initial_s,
+                wait_max=s.backoff_max_s,
+                wait_jitter=s.backoff_initial_s,
+            ):
+                with attempt:
+                    async with state.semaphore:
+                        delay = state.not_before - loop.time()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        if state.limiter is not None:
+                            await state.limiter.acquire()
+                        assert self._session is not None
+                        async with self._session.get(url) as resp:
+                            if resp.status in RETRY_STATUSES:
+                                last_status = resp.status
+                                wait = parse_retry_after(resp.headers.get("Retry-After"))
+                                if wait is not None and resp.status in (429, 503):
+                                    wait = min(wait, s.max_retry_after_s)
+                                    state.not_before = max(state.not_before, loop.time() + wait)
+                                log.info("http_retryable", url=url, status=resp.status,
+                                         retry_after_s=wait, attempt=attempt.num)
+                                raise _Retryable(resp.status, wait)
+                            if resp.status in (404, 410):
+                                raise NotFound(url, resp.status, f"not found (HTTP {resp.status})")
+                            if resp.status >= 400:
+                                raise HttpError(url, resp.status, f"HTTP {resp.status} {resp.reason}")
+                            return await handle(resp)
+        except _Retryable as exc:
+            raise HttpError(url, exc.status, f"HTTP {exc.status} after {s.max_attempts} attempts") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            raise HttpError(url, last_status, f"network error after retries: {reason}") from None
+        raise AssertionError("unreachable: retry_context always returns or raises")
+
+    async def get_bytes(self, url: str, max_bytes: int = 64 << 20) -> bytes:
+        """The whole body of ``url`` (≤ ``max_bytes`` bytes). Raises as :meth:`request`."""
+
+        async def read(resp: aiohttp.ClientResponse) -> bytes:
+            chunks, size = [], 0
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(url, resp.status, f"body larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        return await self.request(url, read)
+
+    async def download(self, url: str, part_path: Path, max_bytes: int = 8 << 30) -> DownloadedFile:
+        """Stream ``url`` into ``part_path`` (truncated per attempt), fsync it, hash it.
+
+        Writes go to a thread in ~1 MiB batches so the loop never blocks on disk.
+        Raises as :meth:`request`; on error ``part_path`` may hold a partial file.
+        """
+
+        async def stream(resp: aiohttp.ClientResponse) -> DownloadedFile:
+            digest = hashlib.sha256()
+            fh = await asyncio.to_thread(open, part_path, "wb")
+            size = 0
+            try:
+                buf = bytearray()
+
+                def flush(data: bytes) -> None:
+                    fh.write(data)
+                    digest.update(data)
+
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(url, resp.status, f"body larger than {max_bytes} bytes")
+                    buf += chunk
+                    if len(buf) >= WRITE_BATCH_BYTES:
+                        await asyncio.to_thread(flush, bytes(buf))
+                        buf.clear()
+                expected = resp.content_length
+                if expected is not None and size != expected:
+                    raise aiohttp.ClientPayloadError(f"got {size} of {expected} bytes")
+
+                def finish() -> None:
+                    if buf:
+                        flush(bytes(buf))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+
+                await asyncio.to_thread(finish)
+            finally:
+                await asyncio.to_thread(fh.close)
+            return DownloadedFile(size, digest.hexdigest())
+
+        return await self.request(url, stream)

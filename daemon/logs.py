@@ -1,0 +1,105 @@
+"""Logging: structlog for our events, the stdlib bridge for aiohttp/apscheduler/aiosqlite.
+
+Formats: ``journal`` (a ``<N>`` syslog-priority prefix, sd-daemon.h, then logfmt
+``key=value`` on one line, so ``journalctl -p warning`` filters), ``json`` (one JSON object
+per line, also ``<N>``-prefixed under journald), ``logfmt`` and ``console`` (coloured, for
+a terminal). ``auto`` picks journal when stderr *is* the journal stream (``$JOURNAL_STREAM``
+matches stderr's device:inode, systemd.exec(5)), console on a TTY, logfmt otherwise.
+Tracebacks are rendered inside the one line (``\\n`` escaped): one event, one record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Literal
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+LogFormat = Literal["auto", "journal", "json", "logfmt", "console"]
+PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4,
+            "info": 6, "debug": 7, "notset": 7}
+KEY_ORDER = ["event", "source", "key", "processor"]
+
+
+def stderr_is_journal() -> bool:
+    """True when stderr is connected to journald (``$JOURNAL_STREAM`` = its ``dev:ino``)."""
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        dev, ino = (int(x) for x in stream.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+class _PriorityPrefix:
+    """Wraps a renderer: prepends ``<N>`` (syslog priority of the event's level)."""
+
+    def __init__(self, renderer: Processor) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+        prio = PRIORITY.get(str(event_dict.get("level", "info")), 6)
+        return f"<{prio}>" + str(self._renderer(logger, name, event_dict))
+
+
+def resolve_format(fmt: LogFormat) -> LogFormat:
+    """The concrete format for ``auto`` in this process's environment."""
+    if fmt != "auto":
+        return fmt
+    if stderr_is_journal():
+        return "journal"
+    return "console" if sys.stderr.isatty() else "logfmt"
+
+
+def _renderer(fmt: LogFormat) -> Processor:
+    journal = stderr_is_journal()
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    if fmt == "json":
+        json_renderer = structlog.processors.JSONRenderer(sort_keys=False)
+        return _PriorityPrefix(json_renderer) if journal else json_renderer
+    logfmt = structlog.processors.LogfmtRenderer(
+        key_order=KEY_ORDER, drop_missing=True, bool_as_flag=False
+    )
+    return _PriorityPrefix(logfmt) if fmt == "journal" else logfmt
+
+
+def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat:
+    """Configure structlog and the stdlib root logger to write one line per event to stderr.
+
+    Returns the concrete format chosen.
+    """
+    fmt = resolve_format(fmt)
+    numeric = logging.getLevelName(level.upper())
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        timestamper,
+    ]
+    exc: list[Processor] = [] if fmt == "console" else [structlog.processors.format_exc_info]
+    renderer = _renderer(fmt)
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *exc, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # chatty libraries: keep their warnings, drop per-request info
+    for name in ("aiohttp.access", "apscheduler.executors.default", "aiosqlite"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    return fmt

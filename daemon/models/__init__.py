@@ -1,0 +1,1 @@
+"""Shipped ONNX models (rbr_octas.onnx: built by scripts/build_octas_model.py)."""

@@ -1,0 +1,66 @@
+"""The shared resources of one process, entered in dependency order and left in reverse.
+
+Store → HTTP client → CPU pool → processors → downloader and worker. Used both by the
+daemon (``harvestd run``) and by one-shot commands (``harvestd backfill``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from daemon.aio import lease_owner
+from daemon.config import Config
+from daemon.downloads.builtin import BuiltinDownloader
+from daemon.http import HttpClient
+from daemon.store import Store
+from daemon.worker import Worker
+from daemon.worker.processors import Processor, build_processors
+
+log = structlog.get_logger("daemon.resources")
+
+
+@dataclass
+class Resources:
+    """Everything a process shares: one store, one HTTP session, one CPU pool."""
+
+    cfg: Config
+    store: Store
+    http: HttpClient
+    pool: ThreadPoolExecutor
+    processors: dict[str, Processor]
+    downloader: BuiltinDownloader
+    worker: Worker
+
+
+@asynccontextmanager
+async def open_resources(cfg: Config, role: str, source: str | None = None) -> AsyncIterator[Resources]:
+    """Build the shared resources; ``source`` limits the downloader and worker to one source.
+
+    Raises:
+        sqlite3.Error, OSError: the database or data folder cannot be opened.
+    """
+    async with AsyncExitStack() as stack:
+        await asyncio.to_thread(cfg.data_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(cfg.library.root.mkdir, parents=True, exist_ok=True)
+        store = await stack.enter_async_context(
+            Store.open(cfg.db_path, cfg.store.busy_timeout_ms)
+        )
+        http = await stack.enter_async_context(HttpClient(cfg.http))
+        pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
+        stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        processors = await asyncio.to_thread(build_processors, cfg)
+        worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
+                        lease_owner(f"{role}-worker"), source=source)
+        downloader = BuiltinDownloader(store, http, cfg.library.root, cfg.downloads, pool,
+                                       lease_owner(f"{role}-downloader"), source=source,
+                                       on_downloaded=worker.wake.set)
+        if cfg.downloads.backend == "auto":
+            log.info("download_backend", backend="builtin",
+                     reason="the aria2c controller is not available in this version")
+        yield Resources(cfg, store, http, pool, processors, downloader, worker)

@@ -1,0 +1,200 @@
+"""The daemon: one asyncio loop hosting the scheduler, downloader, worker and reloader.
+
+Signals only coordinate: SIGTERM/SIGINT set ``stop`` (a second one exits at once), SIGHUP
+sets ``reload``. Reload is validate-then-swap: an invalid file is logged with its reason
+and the old config stays in force. Shutdown runs in order within
+``[daemon] shutdown_timeout_s``: stop scheduling, stop claiming, let in-flight processing
+finish and release every lease, close the HTTP session and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from daemon import notify
+from daemon.config import Config, ConfigError, changed_sections, load_config
+from daemon.harvest import harvest_window
+from daemon.resources import Resources, open_resources
+from daemon.scheduler import Jobs
+from daemon.sources import Source, build_source
+from daemon.worker.processors import build_processors
+
+log = structlog.get_logger("daemon.runtime")
+RESTART_REQUIRED = ("data_dir", "store", "worker.threads")
+JOB_TIMEOUT_S = 600.0
+
+
+class Daemon:
+    """``await Daemon(path, cfg).run()`` returns the process exit status."""
+
+    def __init__(self, config_path: Path, cfg: Config) -> None:
+        self.config_path = config_path
+        self.cfg = cfg
+        self.stop = asyncio.Event()
+        self.reload_requested = asyncio.Event()
+        self.sources: dict[str, Source] = {n: build_source(n, s) for n, s in cfg.sources.items()}
+        self.jobs = Jobs(self._run_source)
+        self.res: Resources | None = None
+        self.exit_status = 0
+        self._signals = 0
+
+    # ------------------------------------------------------------------ signals
+    def _on_stop_signal(self, signum: int) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second_stop_signal_exiting_now", signal=signal.Signals(signum).name)
+            os._exit(1)
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        self.stop.set()
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+
+    # ------------------------------------------------------------------ jobs
+    async def _run_source(self, name: str) -> None:
+        source = self.sources.get(name)
+        if source is None or self.res is None or self.stop.is_set():
+            return
+        try:
+            async with asyncio.timeout(JOB_TIMEOUT_S):
+                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule")
+        except Exception:  # a failing run is logged; the next run tries again
+            log.exception("harvest_failed", source=name)
+            return
+        self.res.downloader.wake.set()
+
+    # ------------------------------------------------------------------ reload
+    async def _reloader(self) -> None:
+        while not self.stop.is_set():
+            await self.reload_requested.wait()
+            self.reload_requested.clear()
+            if self.stop.is_set():
+                return
+            notify.reloading()
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+                sources = {n: build_source(n, s) for n, s in new.sources.items()}
+                processors = None
+                if new.processors != self.cfg.processors or new.sources != self.cfg.sources:
+                    assert self.res is not None
+                    processors = await asyncio.to_thread(
+                        build_processors, new, self.res.processors, self.cfg
+                    )
+            except (ConfigError, OSError, ValueError, RuntimeError) as exc:
+                reason = str(exc).replace("\n", "; ")
+                log.error("reload_rejected", config=str(self.config_path), reason=reason)
+                notify.ready(f"reload failed: {reason[:200]}")
+                continue
+            self._apply(new, sources, processors)
+
+    def _apply(self, new: Config, sources: dict[str, Source], processors: dict | None) -> None:
+        assert self.res is not None
+        changed = changed_sections(self.cfg, new)
+        if new.worker.threads != self.cfg.worker.threads:
+            changed.add("worker.threads")
+        held = sorted(c for c in changed if c in RESTART_REQUIRED)
+        if held:
+            log.warning("restart_required", settings=held,
+                        detail="these settings take effect at the next start")
+        old, self.cfg = self.cfg, new
+        self.sources = sources
+        res = self.res
+        res.http.update_settings(new.http)
+        res.downloader.settings = new.downloads
+        res.downloader.library_root = new.library.root
+        res.worker.settings = new.worker.model_copy(update={"threads": old.worker.threads})
+        res.worker.library_root = new.library.root
+        if processors is not None:
+            res.processors.clear()
+            res.processors.update(processors)
+        job_changes = self.jobs.sync(new)
+        log.info("config_reloaded", config=str(self.config_path), changed=sorted(changed),
+                 jobs_added=job_changes["added"], jobs_rescheduled=job_changes["rescheduled"],
+                 jobs_removed=job_changes["removed"])
+        notify.ready(self._status_line())
+
+    # ------------------------------------------------------------------ health
+    def _status_line(self) -> str:
+        if self.res is None:
+            return "starting"
+        return (f"{len(self.sources)} sources; downloading {self.res.downloader.busy}; "
+                f"processing {self.res.worker.busy}; processed {self.res.worker.processed}")
+
+    async def _watchdog(self) -> None:
+        interval = notify.watchdog_interval_s()
+        loop = asyncio.get_running_loop()
+        tick = interval if interval else 30.0
+        while not self.stop.is_set():
+            started = loop.time()
+            await asyncio.sleep(tick)
+            lag_s = loop.time() - started - tick
+            healthy = lag_s < self.cfg.daemon.watchdog_max_loop_lag_s
+            try:
+                assert self.res is not None
+                async with asyncio.timeout(max(1.0, tick / 2)):
+                    await self.res.store.ping()
+            except Exception as exc:
+                healthy = False
+                log.error("health_store_unwritable", error=repr(exc))
+            if lag_s > 1.0:
+                log.warning("event_loop_lag", lag_s=round(lag_s, 3))
+            if interval and healthy:
+                notify.sd_notify("WATCHDOG=1")
+            notify.status(self._status_line())
+
+    async def _supervise(self, name: str, coro: asyncio.Future | asyncio.Task) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("component_died", component=name)
+            self.exit_status = 1
+            self.stop.set()
+
+    # ------------------------------------------------------------------ main
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit status (0 clean, 1 a component died)."""
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        cfg = self.cfg
+        async with open_resources(cfg, "daemon") as res:
+            self.res = res
+            components = asyncio.Event()  # set → downloader and worker stop claiming
+            tasks = [
+                asyncio.create_task(self._supervise("downloader", res.downloader.run(components))),
+                asyncio.create_task(self._supervise("worker", res.worker.run(components))),
+            ]
+            side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog())]
+            self.jobs.start()
+            self.jobs.sync(cfg, first=True)
+            log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),
+                     library=str(cfg.library.root), sources=sorted(self.sources),
+                     pid=os.getpid(), next_runs=self.jobs.next_runs())
+            notify.ready(self._status_line())
+            await self.stop.wait()
+            notify.stopping()
+            log.info("daemon_stopping")
+            self.jobs.pause()
+            components.set()
+            _done, pending = await asyncio.wait(tasks, timeout=self.cfg.daemon.shutdown_timeout_s)
+            for task in pending:
+                log.warning("component_stop_timeout", task=task.get_name())
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self.jobs.shutdown()
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
+            busy = await res.store.busy_counts()
+        log.info("daemon_stopped", left_downloading=busy["downloading"],
+                 left_processing=busy["processing"], exit_status=self.exit_status)
+        return self.exit_status

@@ -1,0 +1,117 @@
+"""Source ``skycam``: a sky camera that publishes one JPEG per fixed minute of each hour.
+
+The URL of a slot comes from ``url_template`` (see :func:`render_url`). Slot times are
+wall-clock times of the camera's ``timezone`` (the clock of its file names); item keys are
+that wall-clock time (``2025-01-01T00:02``) and ``captured_at`` is stored in UTC. A
+scheduled run yields every valid slot of the look-back window, so a late upload or a short
+outage is caught up by the next run; a backfill walks a past range in hourly steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from daemon.config import SkycamSourceConfig
+from daemon.downloads.layout import render_layout, sanitize_component
+from daemon.sources.base import Source, register
+from daemon.store.models import NewItem
+
+KEY_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def render_url(template: str, slot: datetime, current_year: int) -> str:
+    """Fill ``{t:STRFTIME}`` and ``{year_dir}`` for one slot (wall-clock camera time).
+
+    ``{year_dir}`` is ``"YYYY/"`` when the slot's year is before ``current_year`` (older
+    years live in a folder per year on the camera's server), else ``""``.
+
+    Raises:
+        KeyError, ValueError: the template uses an unknown field or a bad format.
+    """
+    year_dir = f"{slot.year:04d}/" if slot.year < current_year else ""
+    return template.format(t=slot, year_dir=year_dir)
+
+
+def parse_bound(text: str, zone: ZoneInfo) -> datetime:
+    """``YYYY-MM-DDTHH:MM`` (camera wall clock, or with an explicit offset) → aware datetime.
+
+    Raises:
+        ValueError: not an ISO 8601 date-time.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"bad timestamp {text!r}: use YYYY-MM-DDTHH:MM") from None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    return value.astimezone(zone)
+
+
+def slots_between(since: datetime, until: datetime, minutes: list[int]) -> Iterator[datetime]:
+    """Valid slots ``since ≤ slot ≤ until`` (aware, in ``since``'s zone), in hourly steps.
+
+    Wall-clock times that do not exist (a DST spring-forward gap) are skipped; a repeated
+    hour (fall-back) yields each wall-clock slot once, since the file names repeat too.
+    """
+    zone = since.tzinfo
+    assert zone is not None
+    hour = since.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    end = until.astimezone(zone).replace(tzinfo=None)
+    start = since.replace(tzinfo=None)
+    while hour <= end:
+        for minute in minutes:
+            wall = hour.replace(minute=minute)
+            if start <= wall <= end:
+                slot = wall.replace(tzinfo=zone)
+                if slot.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+                    yield slot
+        hour += timedelta(hours=1)
+
+
+@register
+class SkycamSource(Source):
+    """A sky camera (the observatory flow of the seed: one image per slot, octas per image)."""
+
+    kind = "skycam"
+    config: SkycamSourceConfig
+
+    def __init__(self, name: str, config: SkycamSourceConfig) -> None:
+        super().__init__(name, config)
+        self.zone = ZoneInfo(config.timezone)
+
+    def item_for(self, slot: datetime, current_year: int) -> NewItem:
+        """The item spec of one slot (aware datetime in the camera's zone)."""
+        cfg = self.config
+        url = render_url(cfg.url_template, slot, current_year)
+        remote_name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        filename = sanitize_component(remote_name, fallback=slot.strftime("%Y%m%d%H%M") + ".jpg")
+        wall = slot.replace(tzinfo=None)
+        path = render_layout(cfg.layout, {"source": self.name, "t": wall, "filename": filename})
+        return NewItem(
+            key=wall.strftime(KEY_FORMAT),
+            url=url,
+            captured_at=slot.astimezone(UTC),
+            path=path,
+            processors=tuple(cfg.processors),
+            metadata={"latitude": cfg.latitude, "longitude": cfg.longitude,
+                      "timezone": cfg.timezone},
+        )
+
+    async def discover(self, now: datetime) -> AsyncIterator[NewItem]:
+        """Every valid slot of the last ``lookback_s`` seconds before ``now``."""
+        local_now = now.astimezone(self.zone)
+        since = local_now - timedelta(seconds=self.config.lookback_s)
+        for slot in slots_between(since, local_now, self.config.minutes):
+            yield self.item_for(slot, local_now.year)
+
+    async def backfill(self, since: str, until: str) -> AsyncIterator[NewItem]:
+        """Every valid slot of ``[since, until]`` read in the camera's time zone."""
+        start, end = parse_bound(since, self.zone), parse_bound(until, self.zone)
+        if end < start:
+            raise ValueError(f"--until {until} is before --since {since}")
+        current_year = datetime.now(self.zone).year
+        for slot in slots_between(start, end, self.config.minutes):
+            yield self.item_for(slot, current_year)

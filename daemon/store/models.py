@@ -1,0 +1,112 @@
+"""Plain records exchanged with the store (no SQL here)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ITEM_STATUSES = (
+    "discovered",
+    "downloading",
+    "downloaded",
+    "uploaded",
+    "processing",
+    "processed",
+    "failed",
+)
+RESULT_STATUSES = ("pending", "processing", "completed", "failed")
+# error_code values an item may carry when failed
+NOT_FOUND = "not_found"
+HTTP_ERROR = "http_error"
+NETWORK_ERROR = "network"
+CORRUPT = "corrupt"
+STORAGE_ERROR = "storage"
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as ISO 8601 with seconds, e.g. ``2025-01-01T00:02:00Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item a source found: unique per (source, key).
+
+    ``path`` is the relative library path the file will land at; ``captured_at`` is UTC.
+    """
+
+    key: str
+    url: str
+    captured_at: datetime
+    path: str
+    processors: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One row of ``items``."""
+
+    id: int
+    source: str
+    key: str
+    url: str | None
+    captured_at: datetime | None
+    metadata: dict[str, Any]
+    processors: tuple[str, ...]
+    status: str
+    path: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Item:
+        """Build from an ``items`` row (``sqlite3.Row`` / mapping)."""
+        captured = row["captured_at"]
+        return cls(
+            id=row["id"],
+            source=row["source"],
+            key=row["key"],
+            url=row["url"],
+            captured_at=datetime.fromisoformat(captured) if captured else None,
+            metadata=json.loads(row["metadata"] or "{}"),
+            processors=tuple(json.loads(row["processors"] or "[]")),
+            status=row["status"],
+            path=row["path"],
+            attempts=row["attempts"],
+        )
+
+
+@dataclass(frozen=True)
+class ClaimedResult:
+    """A leased ``results`` row together with its item."""
+
+    id: int
+    processor: str
+    attempts: int
+    item: Item
+
+
+@dataclass(frozen=True)
+class ResultOutput:
+    """What a processor produced for one item.
+
+    ``octas`` is 0..8 (WMO code table 2700) or None (e.g. night); ``cloud_fraction`` 0..1.
+    """
+
+    output: dict[str, Any]
+    model: str
+    model_version: str
+    octas: int | None = None
+    cloud_fraction: float | None = None
+
+
+@dataclass
+class RunCounts:
+    """Counts of one job run (scheduled harvest or backfill)."""
+
+    total: int = 0
+    new: int = 0
+    duplicates: int = 0
+    failed: int = 0

@@ -1,0 +1,462 @@
+"""SQLite store (aiosqlite): the only module with SQL in it.
+
+One connection, one writer: every statement runs under an :class:`asyncio.Lock` and every
+write is one ``BEGIN IMMEDIATE`` transaction, so concurrent coroutines never interleave
+into each other's transactions. WAL + ``synchronous=NORMAL`` + ``busy_timeout`` let a
+second process (``harvestd backfill`` / ``status`` beside the daemon) share the file.
+Schema changes are numbered ``migrations/NNNN_*.sql`` files tracked in
+``PRAGMA user_version`` (SQLite manual, "PRAGMA user_version"; "Write-Ahead Logging").
+
+Work is claimed with a lease (owner + ``lease_until`` in Unix seconds): a row whose lease
+expired belongs to nobody and is claimed again, and every completion is conditional on
+the lease owner, so a crash loses nothing and a stale worker doubles nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from daemon.store.models import (
+    ClaimedResult,
+    Item,
+    NewItem,
+    ResultOutput,
+    RunCounts,
+    utc_now_iso,
+)
+
+SETTLED_ITEM = ("downloaded", "processing", "processed")
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("daemon.store") / "migrations"
+    steps = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            steps.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(steps)
+
+
+class Store:
+    """The harvestd database. Use ``async with Store.open(path) as store``."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> AsyncIterator[Store]:
+        """Open (creating folders and schema as needed) and close on exit.
+
+        Raises:
+            sqlite3.Error: the file cannot be opened or migrated.
+        """
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, path)
+            await store._migrate()
+            yield store
+        finally:
+            with suppress(Exception):
+                await conn.execute("PRAGMA optimize")
+            await conn.close()
+
+    async def _migrate(self) -> None:
+        async with self._tx() as db:
+            async with db.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = row[0] if row else 0
+            for number, sql in _migrations():
+                if number > version:
+                    await db.executescript_in_tx(sql)
+                    await db.execute(f"PRAGMA user_version={number}")
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[_Tx]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def schema_version(self) -> int:
+        """``PRAGMA user_version``: the number of the last applied migration."""
+        rows = await self._read("PRAGMA user_version")
+        return int(rows[0][0])
+
+    async def ping(self) -> None:
+        """A write round-trip; raises ``sqlite3.Error`` when the store is not writable."""
+        async with self._tx() as db:
+            await db.execute("CREATE TEMP TABLE IF NOT EXISTS _ping (x)")
+
+    # ---------------------------------------------------------------- items
+    async def add_items(self, source: str, items: Iterable[NewItem]) -> set[str]:
+        """Insert items, ignoring (source, key) already present. Returns the keys inserted."""
+        now = utc_now_iso()
+        rows = [
+            (
+                source,
+                it.key,
+                it.url,
+                it.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                json.dumps(it.metadata, sort_keys=True),
+                json.dumps(list(it.processors)),
+                it.path,
+                now,
+                now,
+            )
+            for it in items
+        ]
+        inserted: set[str] = set()
+        async with self._tx() as db:
+            for row in rows:
+                async with db.execute(
+                    "INSERT INTO items (source, key, url, captured_at, metadata, processors,"
+                    " path, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (source, key) DO NOTHING RETURNING key",
+                    row,
+                ) as cur:
+                    hit = await cur.fetchone()
+                if hit:
+                    inserted.add(hit[0])
+        return inserted
+
+    async def item_states(self, source: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """``key → (status, error_code)`` for the given keys of ``source`` that exist."""
+        rows = await self._read(
+            "SELECT key, status, error_code FROM items WHERE source = ?"
+            " AND key IN (SELECT value FROM json_each(?))",
+            (source, json.dumps(list(keys))),
+        )
+        return {r["key"]: (r["status"], r["error_code"]) for r in rows}
+
+    async def requeue_failed(
+        self, source: str, keys: Sequence[str], error_codes: Sequence[str] | None = None
+    ) -> int:
+        """Move failed items (optionally only those with ``error_codes``) back to discovered."""
+        sql = (
+            "UPDATE items SET status = 'discovered', next_attempt_at = NULL, updated_at = ?"
+            " WHERE source = ? AND status = 'failed' AND key IN (SELECT value FROM json_each(?))"
+        )
+        params: list[Any] = [utc_now_iso(), source, json.dumps(list(keys))]
+        if error_codes is not None:
+            sql += " AND error_code IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(error_codes)))
+        async with self._tx() as db:
+            cur = await db.execute(sql, params)
+            return cur.rowcount
+
+    async def claim_items(
+        self, owner: str, limit: int, lease_s: float, source: str | None = None
+    ) -> list[Item]:
+        """Lease up to ``limit`` discovered items (or ones whose download lease expired)."""
+        now = time.time()
+        sql = (
+            "UPDATE items SET status = 'downloading', lease_owner = :owner,"
+            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
+            " WHERE id IN (SELECT id FROM items WHERE"
+            " ((status = 'discovered' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
+            "  OR (status = 'downloading' AND lease_until < :now))"
+            + (" AND source = :source" if source else "")
+            + " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
+        )
+        params = {
+            "owner": owner,
+            "until": now + lease_s,
+            "iso": utc_now_iso(),
+            "now": now,
+            "limit": limit,
+            "source": source,
+        }
+        async with self._tx() as db, db.execute(sql, params) as cur:
+            return [Item.from_row(r) for r in await cur.fetchall()]
+
+    async def mark_downloaded(
+        self, item_id: int, owner: str, path: str, size_bytes: int, sha256: str
+    ) -> bool:
+        """Record a completed download and queue one pending result per processor.
+
+        Returns False (and changes nothing) when ``owner`` no longer holds the lease.
+        """
+        now = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
+                " ELSE 'downloaded' END, path = ?, bytes = ?, sha256 = ?, error_code = NULL,"
+                " last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
+                (path, size_bytes, sha256, now, item_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            await db.execute(
+                "INSERT INTO results (item_id, processor, created_at, updated_at)"
+                " SELECT ?, value, ?, ? FROM json_each((SELECT processors FROM items WHERE id = ?))"
+                " WHERE true ON CONFLICT (item_id, processor) DO UPDATE SET status = 'pending',"
+                " attempts = 0, error = NULL, updated_at = excluded.updated_at",
+                (item_id, now, now, item_id),
+            )
+        return True
+
+    async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
+        """Final failure of a download (``error_code`` from :mod:`daemon.store.models`)."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = 'failed', error_code = ?, last_error = ?,"
+                " lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
+                (error_code, message[:2000], utc_now_iso(), item_id, owner),
+            )
+            return cur.rowcount == 1
+
+    async def release_items(self, owner: str, item_ids: Sequence[int] | None = None) -> int:
+        """Give back download leases held by ``owner`` (all, or only ``item_ids``)."""
+        sql = (
+            "UPDATE items SET status = 'discovered', lease_owner = NULL, lease_until = NULL,"
+            " attempts = MAX(attempts - 1, 0), updated_at = ?"
+            " WHERE lease_owner = ? AND status = 'downloading'"
+        )
+        params: list[Any] = [utc_now_iso(), owner]
+        if item_ids is not None:
+            sql += " AND id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(item_ids)))
+        async with self._tx() as db:
+            return (await db.execute(sql, params)).rowcount
+
+    # ---------------------------------------------------------------- results
+    async def claim_results(
+        self, owner: str, limit: int, lease_s: float, max_attempts: int, source: str | None = None
+    ) -> list[ClaimedResult]:
+        """Lease pending results (or ones whose lease expired); give up past ``max_attempts``.
+
+        With ``source``, only results of that source's items are claimed.
+        """
+        now = time.time()
+        iso = utc_now_iso()
+        only_source = (
+            " AND item_id IN (SELECT id FROM items WHERE source = :source)" if source else ""
+        )
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE results SET status = 'failed', lease_owner = NULL, lease_until = NULL,"
+                " error = 'gave up after ' || attempts || ' attempts (lease expired each time)',"
+                " updated_at = ? WHERE status = 'processing' AND lease_until < ? AND attempts >= ?",
+                (iso, now, max_attempts),
+            )
+            async with db.execute(
+                "UPDATE results SET status = 'processing', lease_owner = :owner,"
+                " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
+                " WHERE id IN (SELECT id FROM results WHERE (status = 'pending'"
+                " OR (status = 'processing' AND lease_until < :now))" + only_source
+                + " ORDER BY id LIMIT :limit) RETURNING id, item_id, processor, attempts",
+                {"owner": owner, "until": now + lease_s, "iso": iso, "now": now,
+                 "limit": limit, "source": source},
+            ) as cur:
+                claimed = list(await cur.fetchall())
+            if not claimed:
+                await self._settle_items(db, iso)
+                return []
+            ids = json.dumps([r["item_id"] for r in claimed])
+            await db.execute(
+                "UPDATE items SET status = 'processing', updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND status = 'downloaded'",
+                (iso, ids),
+            )
+            async with db.execute(
+                "SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+            ) as cur:
+                items = {r["id"]: Item.from_row(r) for r in await cur.fetchall()}
+            await self._settle_items(db, iso)
+        return [
+            ClaimedResult(r["id"], r["processor"], r["attempts"], items[r["item_id"]])
+            for r in claimed
+        ]
+
+    @staticmethod
+    async def _settle_items(db: _Tx, iso: str) -> None:
+        await db.execute(
+            "UPDATE items SET status = 'processed', updated_at = ? WHERE status IN"
+            " ('downloaded', 'processing') AND NOT EXISTS (SELECT 1 FROM results r WHERE"
+            " r.item_id = items.id AND r.status IN ('pending', 'processing'))",
+            (iso,),
+        )
+
+    async def complete_result(self, result_id: int, owner: str, out: ResultOutput, duration_ms: float) -> bool:
+        """Record a processor's output; False when ``owner`` lost the lease meanwhile."""
+        iso = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE results SET status = 'completed', output = ?, octas = ?,"
+                " cloud_fraction = ?, model = ?, model_version = ?, duration_ms = ?, error = NULL,"
+                " lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+                (
+                    json.dumps(out.output, sort_keys=True),
+                    out.octas,
+                    out.cloud_fraction,
+                    out.model,
+                    out.model_version,
+                    duration_ms,
+                    iso,
+                    result_id,
+                    owner,
+                ),
+            )
+            await self._settle_items(db, iso)
+            return cur.rowcount == 1
+
+    async def fail_result(self, result_id: int, owner: str, error: str) -> bool:
+        """Record a processor failure with its reason (final)."""
+        iso = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE results SET status = 'failed', error = ?, lease_owner = NULL,"
+                " lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?"
+                " AND status = 'processing'",
+                (error[:2000], iso, result_id, owner),
+            )
+            await self._settle_items(db, iso)
+            return cur.rowcount == 1
+
+    async def release_results(self, owner: str) -> int:
+        """Give back every result lease held by ``owner`` (graceful stop)."""
+        iso = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE results SET status = 'pending', lease_owner = NULL, lease_until = NULL,"
+                " attempts = MAX(attempts - 1, 0), updated_at = ?"
+                " WHERE lease_owner = ? AND status = 'processing'",
+                (iso, owner),
+            )
+            await db.execute(
+                "UPDATE items SET status = 'downloaded', updated_at = ? WHERE status = 'processing'"
+                " AND NOT EXISTS (SELECT 1 FROM results r WHERE r.item_id = items.id"
+                " AND r.status = 'processing')",
+                (iso,),
+            )
+            return cur.rowcount
+
+    async def renew_leases(self, owner: str, lease_s: float) -> int:
+        """Extend every lease ``owner`` holds (items and results) to now + ``lease_s``."""
+        until = time.time() + lease_s
+        async with self._tx() as db:
+            a = await db.execute(
+                "UPDATE items SET lease_until = ? WHERE lease_owner = ? AND status = 'downloading'",
+                (until, owner),
+            )
+            b = await db.execute(
+                "UPDATE results SET lease_until = ? WHERE lease_owner = ? AND status = 'processing'",
+                (until, owner),
+            )
+            return a.rowcount + b.rowcount
+
+    # ---------------------------------------------------------------- runs & reports
+    async def start_run(self, source: str, trigger: str) -> int:
+        """Open a ``runs`` row; returns its id."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO runs (source, trigger, started_at) VALUES (?, ?, ?)",
+                (source, trigger, utc_now_iso()),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def finish_run(self, run_id: int, counts: RunCounts, status: str, error: str | None = None) -> None:
+        """Close a ``runs`` row with its counts and outcome (``ok`` | ``failed`` | ``interrupted``)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, total = ?, new = ?, duplicates = ?,"
+                " failed = ?, error = ? WHERE id = ?",
+                (utc_now_iso(), status, counts.total, counts.new, counts.duplicates,
+                 counts.failed, error, run_id),
+            )
+
+    async def status_counts(self) -> dict[str, list[dict[str, Any]]]:
+        """Counts per (source, status) of items and per (processor, status) of results."""
+        items = await self._read(
+            "SELECT source, status, COUNT(*) AS n FROM items GROUP BY source, status ORDER BY 1, 2"
+        )
+        results = await self._read(
+            "SELECT i.source, r.processor, r.status, COUNT(*) AS n FROM results r"
+            " JOIN items i ON i.id = r.item_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        return {"items": [dict(r) for r in items], "results": [dict(r) for r in results]}
+
+    async def last_errors(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Most recent failures of items and results, newest first."""
+        rows = await self._read(
+            "SELECT * FROM (SELECT source, key, 'download' AS stage, last_error AS error,"
+            " updated_at FROM items WHERE status = 'failed' UNION ALL"
+            " SELECT i.source, i.key, r.processor, r.error, r.updated_at FROM results r"
+            " JOIN items i ON i.id = r.item_id WHERE r.status = 'failed')"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Most recent ``runs`` rows, newest first."""
+        rows = await self._read("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    async def result_rows(self, source: str) -> list[dict[str, Any]]:
+        """Every result of ``source`` joined with its item key (reports and tests)."""
+        rows = await self._read(
+            "SELECT i.key, i.path, i.status AS item_status, r.* FROM results r"
+            " JOIN items i ON i.id = r.item_id WHERE i.source = ? ORDER BY i.key",
+            (source,),
+        )
+        return [dict(r) for r in rows]
+
+    async def busy_counts(self) -> dict[str, int]:
+        """How many items are ``downloading`` and results ``processing`` right now."""
+        rows = await self._read(
+            "SELECT (SELECT COUNT(*) FROM items WHERE status = 'downloading'),"
+            " (SELECT COUNT(*) FROM results WHERE status = 'processing'),"
+            " (SELECT COUNT(*) FROM results WHERE status = 'pending')"
+        )
+        return {"downloading": rows[0][0], "processing": rows[0][1], "pending": rows[0][2]}
+
+
+class _Tx:
+    """The connection as seen inside one transaction (statements only, no BEGIN/COMMIT)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        return self._conn.execute(sql, params)
+
+    async def executescript_in_tx(self, script: str) -> None:
+        """Run ``;``-separated DDL statements one by one inside the open transaction."""
+        for statement in _split_sql(script):
+            await self._conn.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
