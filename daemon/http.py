@@ -99,6 +99,8 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
+        # retries are logged by request() with their URL; stamina's own line would repeat them
+        stamina.instrumentation.set_on_retry_hooks([])
         s = self.settings
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=s.limit_per_host, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(
@@ -189,7 +191,7 @@ class HttpClient:
                                 if wait is not None and resp.status in (429, 503):
                                     wait = min(wait, s.max_retry_after_s)
                                     state.not_before = max(state.not_before, loop.time() + wait)
-                                log.info("http_retryable", url=url, status=resp.status,
+                                log.info("http_retry", url=url, status=resp.status,
                                          retry_after_s=wait, attempt=attempt.num)
                                 raise _Retryable(resp.status, wait)
                             if resp.status in (404, 410):

@@ -1,0 +1,73 @@
+"""Shared fixtures: the sky-camera imitation and config files for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from daemon.config import Config, load_config
+from tests.fakes.skycam_server import SkycamSite, url_template
+
+
+@pytest.fixture
+async def skycam() -> AsyncIterator[tuple[SkycamSite, str]]:
+    """A running imitation sky-camera server: (site state, base URL on 127.0.0.1)."""
+    site = SkycamSite()
+    server = TestServer(site.app(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield site, str(server.make_url("/"))
+    finally:
+        await server.close()
+
+
+def skycam_config_text(base_url: str, **source_overrides: object) -> str:
+    """A config.toml for the imitation: fast retries, data under the config's folder."""
+    source = {
+        "kind": '"skycam"',
+        "url_template": f'"{url_template(base_url)}"',
+        "minutes": "[2, 12, 22, 32, 42, 52]",
+        "timezone": '"America/Argentina/Cordoba"',
+        "schedule": '"*/10 * * * *"',
+        "latitude": "-31.42",
+        "longitude": "-64.19",
+        "processors": '["octas"]',
+    }
+    source.update({k: str(v) for k, v in source_overrides.items()})
+    lines = "\n".join(f"{k} = {v}" for k, v in source.items())
+    return f"""
+data_dir = "data"
+[daemon]
+shutdown_timeout_s = 20
+[library]
+root = "library"
+[http]
+max_attempts = 4
+backoff_initial_s = 0.01
+backoff_max_s = 0.05
+[downloads]
+concurrency = 4
+poll_interval_s = 0.2
+[worker]
+threads = 2
+poll_interval_s = 0.2
+[processors.octas]
+threshold = 0.6
+[sources.sky]
+{lines}
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Config]]:
+    """Write a config for the imitation at ``base_url`` into tmp_path; returns (path, Config)."""
+
+    def write(base_url: str, **overrides: object) -> tuple[Path, Config]:
+        path = tmp_path / "config.toml"
+        path.write_text(skycam_config_text(base_url, **overrides), encoding="utf-8")
+        return path, load_config(path)
+
+    return write

@@ -1,0 +1,88 @@
+"""An imitation of the observatory's sky-camera web server, on 127.0.0.1.
+
+Like the real one (seed 001): ``/meteorologia/cielo/image/YYYY-MMDDHHmm.jpg`` for slots of
+the current year, ``/meteorologia/cielo/image/YYYY/YYYY-MMDDHHmm.jpg`` for earlier years (the
+wrong layout is a 404), JPEGs only at minutes 2, 12, …, 52, gaps (404) where the camera
+missed a slot, and an overloaded Apache that sometimes answers 503.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from tests.fakes.frames import fisheye_frame, fraction_for_key
+
+PATH = re.compile(r"^(?:(?P<dir>\d{4})/)?(?P<y>\d{4})-(?P<md>\d{4})(?P<hm>\d{4})\.jpg$")
+ROCKET = Path(__file__).resolve().parent.parent / "data" / "rocket.jpg"
+
+
+@dataclass
+class SkycamSite:
+    """State of the imitation: gaps, 503 budgets, request counts, served ground truth."""
+
+    timezone: str = "America/Argentina/Cordoba"
+    minutes: tuple[int, ...] = (2, 12, 22, 32, 42, 52)
+    gaps: set[str] = field(default_factory=set)  # keys "YYYY-MM-DDTHH:MM" answering 404
+    unavailable: dict[str, int] = field(default_factory=dict)  # key → 503s before a 200
+    retry_after: str | None = None  # Retry-After value sent with 503s
+    photo_keys: set[str] = field(default_factory=set)  # keys served with the real photo
+    corrupt_keys: set[str] = field(default_factory=set)  # keys served truncated
+    requests: Counter[str] = field(default_factory=Counter)
+    served: dict[str, float | None] = field(default_factory=dict)  # key → true cloud fraction
+
+    def current_year(self) -> int:
+        return datetime.now(ZoneInfo(self.timezone)).year
+
+    def body_for(self, key: str) -> bytes:
+        if key in self.photo_keys:
+            self.served[key] = None
+            return ROCKET.read_bytes()
+        fraction = fraction_for_key(key)
+        self.served[key] = fraction
+        body = fisheye_frame(fraction, seed=abs(hash(key)) % 2**32)
+        if key in self.corrupt_keys:
+            return body[: len(body) // 2]
+        return body
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        tail = request.match_info["tail"]
+        self.requests[tail] += 1
+        match = PATH.match(tail)
+        if not match:
+            raise web.HTTPNotFound()
+        year = int(match["y"])
+        in_folder = match["dir"] is not None
+        if in_folder and int(match["dir"]) != year:
+            raise web.HTTPNotFound()
+        if in_folder != (year < self.current_year()):
+            raise web.HTTPNotFound()  # past years live only in their folder, and vice versa
+        md, hm = match["md"], match["hm"]
+        key = f"{year:04d}-{md[:2]}-{md[2:]}T{hm[:2]}:{hm[2:]}"
+        try:
+            datetime.strptime(key, "%Y-%m-%dT%H:%M")
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        if int(hm[2:]) not in self.minutes or key in self.gaps:
+            raise web.HTTPNotFound()
+        if self.unavailable.get(key, 0) > 0:
+            self.unavailable[key] -= 1
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.Response(status=503, text="Service Unavailable", headers=headers)
+        return web.Response(body=self.body_for(key), content_type="image/jpeg")
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/meteorologia/cielo/image/{tail:.+}", self.handle)
+        return app
+
+
+def url_template(base_url: str) -> str:
+    """The source's ``url_template`` for an imitation served at ``base_url``."""
+    return base_url.rstrip("/") + "/meteorologia/cielo/image/{year_dir}{t:%Y}-{t:%m%d%H%M}.jpg"
