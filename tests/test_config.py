@@ -1,0 +1,95 @@
+"""Config: validation errors name key and line, env interpolation, paths, check-config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon.config import ConfigError, changed_sections, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SKY = """
+[sources.sky]
+kind = "skycam"
+url_template = "http://cam.example/image/{year_dir}{t:%Y}-{t:%m%d%H%M}.jpg"
+minutes = [2, 12]
+latitude = -31.42
+longitude = -64.19
+"""
+
+
+def test_shipped_config_is_valid_and_paths_resolve_against_its_folder():
+    cfg = load_config(ROOT / "config.toml", env={})
+    assert cfg.data_dir == ROOT / "data"
+    assert cfg.db_path == ROOT / "data" / "harvest.db"
+    assert cfg.library.root == ROOT / "data" / "library"
+    sky = cfg.sources["sky"]
+    assert sky.minutes == [2, 12, 22, 32, 42, 52] and sky.timezone == "America/Argentina/Cordoba"
+    assert cfg.processor("octas").threshold == 0.6
+
+
+def test_unknown_key_is_an_error_with_file_and_line(tmp_path):
+    text = SKY + "minutess = [1]\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "c.toml")
+    assert str(err.value) == f"{tmp_path / 'c.toml'}:8: sources.sky.minutess: unknown key"
+
+
+def test_bad_values_name_each_key(tmp_path):
+    text = SKY.replace("minutes = [2, 12]", "minutes = [2, 75]").replace("-31.42", "-131.42")
+    text += 'schedule = "every ten minutes"\ntimezone = "Mars/Olympus"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "c.toml")
+    lines = str(err.value).splitlines()
+    assert any(":5: sources.sky.minutes.1: Input should be less than or equal to 59" in ln for ln in lines)
+    assert any(":6: sources.sky.latitude:" in ln for ln in lines)
+    assert any("sources.sky.schedule: invalid cron expression 'every ten minutes'" in ln for ln in lines)
+    assert any("sources.sky.timezone: unknown time zone 'Mars/Olympus'" in ln for ln in lines)
+
+
+def test_env_interpolation_and_missing_variable(tmp_path):
+    text = 'data_dir = "${DATA:-fallback}"\n[http]\nuser_agent = "bot ${WHO}"\n'
+    cfg = parse_config(text, tmp_path / "c.toml", env={"WHO": "me"})
+    assert cfg.http.user_agent == "bot me" and cfg.data_dir == tmp_path / "fallback"
+    with pytest.raises(ConfigError, match=r"http.user_agent: environment variable WHO is not set"):
+        parse_config(text, tmp_path / "c.toml", env={})
+
+
+def test_toml_syntax_error_and_unknown_processor(tmp_path):
+    with pytest.raises(ConfigError, match="TOML syntax error"):
+        parse_config("data_dir = ", tmp_path / "c.toml")
+    with pytest.raises(ConfigError, match="unknown processor 'ndvi'"):
+        parse_config(SKY + 'processors = ["ndvi"]\n', tmp_path / "c.toml")
+
+
+def test_url_template_must_render(tmp_path):
+    with pytest.raises(ConfigError, match="url_template does not render"):
+        parse_config(SKY.replace("{year_dir}", "{yeardir}"), tmp_path / "c.toml")
+
+
+def test_changed_sections_lists_what_differs(tmp_path):
+    a = parse_config(SKY, tmp_path / "c.toml")
+    b = parse_config(SKY.replace("[2, 12]", "[2]") + "\n[http]\nmax_attempts = 2\n", tmp_path / "c.toml")
+    assert changed_sections(a, b) == {"sources.sky", "http"}
+    assert changed_sections(a, a) == set()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "daemon", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_check_config_exit_codes(tmp_path):
+    good = tmp_path / "config.toml"
+    good.write_text(SKY, encoding="utf-8")
+    ok = run_cli("check-config", cwd=tmp_path)  # ./config.toml is the default
+    assert ok.returncode == 0 and "OK" in ok.stdout and "sky (skycam)" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SKY + "bogus = 1\n", encoding="utf-8")
+    res = run_cli("check-config", "--config", str(bad), cwd=tmp_path)
+    assert res.returncode == 2 and "sources.sky.bogus: unknown key" in res.stderr
+    missing = run_cli("check-config", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no such config file" in missing.stderr
