@@ -88,20 +88,28 @@ class Store:
                     await db.executescript_in_tx(sql)
                     await db.execute(f"PRAGMA user_version={number}")
 
+    async def _roll_back_stale(self) -> None:
+        # a caller cancelled while its BEGIN was queued leaves a transaction open: undo it
+        if self._conn.in_transaction:
+            await self._conn.execute("ROLLBACK")
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_Tx]:
         async with self._lock:
+            await self._roll_back_stale()
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _Tx(self._conn)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
-            await self._conn.execute("COMMIT")
+            await asyncio.shield(self._conn.execute("COMMIT"))
 
     async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        async with self._lock:
+            await self._roll_back_stale()
+            async with self._conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
 
     async def schema_version(self) -> int:
         """``PRAGMA user_version``: the number of the last applied migration."""

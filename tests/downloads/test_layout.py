@@ -1,0 +1,42 @@
+"""Library layout: sanitising fields, refusing escapes, rename policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from daemon.downloads.layout import LayoutError, next_free_name, render_layout, resolve_in_root, sanitize_component
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [("../../etc/passwd", "_.._etc_passwd"), ("a\x00b\nc", "a_b_c"), ("..", "_"), ("", "_"),
+     ("  .hidden. ", "hidden"), ("C:\\x|y?.jpg", "C__x_y_.jpg")],
+)
+def test_sanitize_component(raw, safe):
+    assert sanitize_component(raw) == safe
+
+
+def test_long_names_keep_their_extension():
+    name = sanitize_component("x" * 400 + ".jpg")
+    assert len(name) == 150 and name.endswith(".jpg")
+
+
+def test_render_layout_sanitises_each_field():
+    path = render_layout("{source}/{t:%Y}/{t:%m}/{filename}",
+                         {"source": "sky/../../root", "t": datetime(2025, 1, 2), "filename": "../a.jpg"})
+    assert path == "sky_.._.._root/2025/01/_a.jpg"
+    with pytest.raises(LayoutError):
+        render_layout("{nope}/{filename}", {"filename": "a"})
+    with pytest.raises(LayoutError):
+        render_layout("/abs/{filename}", {"filename": "a"})
+
+
+def test_resolve_in_root_and_rename(tmp_path):
+    assert resolve_in_root(tmp_path, "a/b.jpg") == tmp_path.resolve() / "a" / "b.jpg"
+    with pytest.raises(LayoutError):
+        resolve_in_root(tmp_path, "../outside.jpg")
+    (tmp_path / "a.jpg").write_bytes(b"1")
+    (tmp_path / "a-1.jpg").write_bytes(b"1")
+    assert next_free_name(tmp_path / "a.jpg") == tmp_path / "a-2.jpg"
