@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -23,7 +25,7 @@ from daemon.harvest import harvest_window
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.sources import Source, build_source
-from daemon.worker.processors import build_processors
+from daemon.worker.processors import Processor, build_processors
 
 log = structlog.get_logger("daemon.runtime")
 RESTART_REQUIRED = ("data_dir", "store", "worker.threads")
@@ -95,7 +97,8 @@ class Daemon:
                 continue
             self._apply(new, sources, processors)
 
-    def _apply(self, new: Config, sources: dict[str, Source], processors: dict | None) -> None:
+    def _apply(self, new: Config, sources: dict[str, Source],
+               processors: dict[str, Processor] | None) -> None:
         assert self.res is not None
         changed = changed_sections(self.cfg, new)
         if new.worker.threads != self.cfg.worker.threads:
@@ -150,7 +153,7 @@ class Daemon:
                 notify.sd_notify("WATCHDOG=1")
             notify.status(self._status_line())
 
-    async def _supervise(self, name: str, coro: asyncio.Future | asyncio.Task) -> None:
+    async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:
             await coro
         except asyncio.CancelledError:

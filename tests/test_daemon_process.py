@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -30,10 +31,8 @@ class DaemonProcess:
         async for line in self.proc.stderr:
             text = line.decode().rstrip("\n")
             self.raw.append(text)
-            try:
+            with contextlib.suppress(ValueError):
                 self.events.append(json.loads(text))
-            except ValueError:
-                pass
 
     async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout_s: float = 30.0,
                        start: int = 0) -> dict[str, Any]:
@@ -66,7 +65,7 @@ def _drain(sock: socket.socket) -> list[str]:
 
 
 async def test_daemon_runs_reloads_and_stops_cleanly(skycam, tmp_path):
-    site, base = skycam
+    _site, base = skycam
     config = tmp_path / "config.toml"
     config.write_text(skycam_config_text(base, lookback_s=3600), encoding="utf-8")
     notify_path = tmp_path / "notify.sock"

@@ -115,7 +115,7 @@ async def test_connection_refused_is_retried_then_network_error():
 
 
 async def test_per_host_rate_limit(server):
-    script, base = server
+    _script, base = server
     host = base.removeprefix("http://")
     settings = HttpSettings(hosts={host: HostLimit(requests_per_minute=300)}, **FAST)  # 5/s
     async with HttpClient(settings) as http:

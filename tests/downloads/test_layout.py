@@ -6,7 +6,13 @@ from datetime import datetime
 
 import pytest
 
-from daemon.downloads.layout import LayoutError, next_free_name, render_layout, resolve_in_root, sanitize_component
+from daemon.downloads.layout import (
+    LayoutError,
+    next_free_name,
+    render_layout,
+    resolve_in_root,
+    sanitize_component,
+)
 
 
 @pytest.mark.parametrize(

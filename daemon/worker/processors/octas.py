@@ -178,9 +178,9 @@ class OctasProcessor(Processor):
         cfg = self.config
         assert cfg.input_size is not None and cfg.labels is not None
         resized = Image.fromarray(rgb).resize(cfg.input_size, Image.Resampling.BILINEAR)
-        x = np.asarray(resized, dtype=np.float32)
-        x = (x - np.array(cfg.input_mean, np.float32)) / np.array(cfg.input_std, np.float32)
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis])
+        pixels = np.asarray(resized, dtype=np.float32)
+        mean, std = np.array(cfg.input_mean, np.float32), np.array(cfg.input_std, np.float32)
+        x = np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1)[np.newaxis], np.float32)
         input_name = self.session.get_inputs()[0].name
         (scores,) = self.session.run(None, {input_name: x})[:1]
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
