@@ -131,7 +131,7 @@ class ProcessorConfig(_Model):
     threshold: float = Field(0.6, gt=0, le=5)
     noise_tolerance: float = Field(0.0, ge=0, lt=0.5)
     night_sun_elevation_deg: float = Field(-6.0, ge=-18, le=10)
-    max_side_px: int = Field(1024, ge=64, le=8192)
+    max_side_px: int = Field(640, ge=64, le=8192)
     mask: SkyMask = Field(default_factory=SkyMask)
     model: Path | None = None
     labels: list[str] | None = None

@@ -47,7 +47,7 @@ def load_rgb(path: Path, max_side_px: int) -> tuple[np.ndarray, float, tuple[int
             longest = max(full)
             if longest > max_side_px:
                 ratio = max_side_px / longest
-                img.draft("RGB", (int(full[0] * ratio) + 1, int(full[1] * ratio) + 1))
+                img.draft("RGB", (max(1, int(full[0] * ratio)), max(1, int(full[1] * ratio))))
             rgb = img.convert("RGB")
         if max(rgb.size) > max_side_px:
             rgb.thumbnail((max_side_px, max_side_px), Image.Resampling.BILINEAR)

@@ -8,6 +8,7 @@ missed a slot, and an overloaded Apache that sometimes answers 503.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class SkycamSite:
     corrupt_keys: set[str] = field(default_factory=set)  # keys served truncated
     requests: Counter[str] = field(default_factory=Counter)
     served: dict[str, float | None] = field(default_factory=dict)  # key → true cloud fraction
+    frame_size: tuple[int, int] = (640, 480)
+    latency_s: float = 0.0  # added before each answer (a remote server's round trip)
+    cache: dict[str, bytes] = field(default_factory=dict)  # key → JPEG bytes already made
 
     def current_year(self) -> int:
         return datetime.now(ZoneInfo(self.timezone)).year
@@ -46,7 +50,12 @@ class SkycamSite:
             return ROCKET.read_bytes()
         fraction = fraction_for_key(key)
         self.served[key] = fraction
-        body = fisheye_frame(fraction, seed=abs(hash(key)) % 2**32)
+        body = self.cache.get(key)
+        if body is None:
+            width, height = self.frame_size
+            body = fisheye_frame(fraction, size=self.frame_size, radius=min(width, height) * 23 // 50,
+                                 seed=abs(hash(key)) % 2**32)
+            self.cache[key] = body
         if key in self.corrupt_keys:
             return body[: len(body) // 2]
         return body
@@ -54,6 +63,8 @@ class SkycamSite:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info["tail"]
         self.requests[tail] += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         match = PATH.match(tail)
         if not match:
             raise web.HTTPNotFound()
@@ -86,3 +97,22 @@ class SkycamSite:
 def url_template(base_url: str) -> str:
     """The source's ``url_template`` for an imitation served at ``base_url``."""
     return base_url.rstrip("/") + "/meteorologia/cielo/image/{year_dir}{t:%Y}-{t:%m%d%H%M}.jpg"
+
+
+def main() -> None:
+    """Serve the imitation on 127.0.0.1 (benchmarks, manual runs): ``--port``, ``--frame-size``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--frame-size", default="640x480", help="WxH of the fisheye frames")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.frame_size.split("x"))
+    site = SkycamSite(frame_size=(width, height), latency_s=args.latency_ms / 1000)
+    print(f"imitation sky camera on http://127.0.0.1:{args.port}/", flush=True)
+    web.run_app(site.app(), host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

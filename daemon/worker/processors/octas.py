@@ -16,6 +16,7 @@ float32 ``(x − input_mean) / input_std`` of the resized RGB image.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from datetime import UTC, datetime
@@ -68,14 +69,18 @@ def find_sky_circle(rgb: np.ndarray) -> tuple[float, float, float]:
     frame too dark to tell, e.g. at night) it is the inscribed circle of the frame.
     """
     height, width = rgb.shape[:2]
-    bright = rgb.max(axis=2) > DARK_LEVEL
+    step = max(1, min(height, width) // 192)  # a ~200-px view is enough to find the disc
+    view = rgb[::step, ::step]
+    brightest = np.maximum(np.maximum(view[..., 0], view[..., 1]), view[..., 2])
+    bright = brightest > DARK_LEVEL
     cols = np.flatnonzero(bright.mean(axis=0) > 0.01)
     rows = np.flatnonzero(bright.mean(axis=1) > 0.01)
     inscribed = (width / 2.0, height / 2.0, min(width, height) / 2.0)
     if cols.size == 0 or rows.size == 0:
         return inscribed
-    x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
-    if (x1 - x0) >= width - 2 and (y1 - y0) >= height - 2:
+    x0, x1 = cols[0] * step, min(width, (cols[-1] + 1) * step)
+    y0, y1 = rows[0] * step, min(height, (rows[-1] + 1) * step)
+    if (x1 - x0) >= width - 2 * step and (y1 - y0) >= height - 2 * step:
         return inscribed
     return ((x0 + x1) / 2.0, (y0 + y1) / 2.0, max(x1 - x0, y1 - y0) / 2.0)
 
@@ -84,8 +89,17 @@ def sky_mask(shape: tuple[int, int], circle: tuple[float, float, float], horizon
     """``(H, W) float32`` weights: 1 inside the circle cut at ``horizon_cut_deg`` zenith, else 0.
 
     Equidistant fisheye: zenith angle grows linearly with radius, 90° at the circle edge.
+    Masks are cached per (shape, circle rounded to whole pixels): a camera's disc is stable.
+    The returned array is shared: do not modify it.
     """
-    cx, cy, radius = circle
+    rounded = (round(circle[0]), round(circle[1]), round(circle[2]))
+    return _sky_mask_cached(shape[0], shape[1], *rounded, horizon_cut_deg)
+
+
+@functools.lru_cache(maxsize=32)
+def _sky_mask_cached(height: int, width: int, cx: float, cy: float, radius: float,
+                     horizon_cut_deg: float) -> np.ndarray:
+    shape = (height, width)
     ys, xs = np.ogrid[: shape[0], : shape[1]]
     limit = radius * horizon_cut_deg / 90.0
     inside = (xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2 <= limit * limit
@@ -162,9 +176,9 @@ class OctasProcessor(Processor):
             "sun_elevation_deg": sun,
             "image_size_px": list(full_size),
             "decoded_size_px": [rgb.shape[1], rgb.shape[0]],
-            "sky_circle_px": {"center_x": round(circle[0] / scale, 1),
-                              "center_y": round(circle[1] / scale, 1),
-                              "radius": round(circle[2] / scale, 1), "how": how},
+            "sky_circle_px": {"center_x": round(float(circle[0]) / scale, 1),
+                              "center_y": round(float(circle[1]) / scale, 1),
+                              "radius": round(float(circle[2]) / scale, 1), "how": how},
             "valid_fraction": round(float(valid) / (rgb.shape[0] * rgb.shape[1]), 4),
         }
         if float(valid) <= 0:
