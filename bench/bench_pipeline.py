@@ -23,7 +23,6 @@ import os
 import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -127,10 +126,10 @@ def decode_ratio() -> tuple[float, float]:
 async def one_round(args: argparse.Namespace, latency_ms: float) -> dict[str, float]:
     """Both contenders against one imitation server with ``latency_ms`` per request."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.skycam_server", "--port", str(port),
-         "--frame-size", args.frame_size, "--latency-ms", str(latency_ms)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.skycam_server", "--port", str(port),
+        "--frame-size", args.frame_size, "--latency-ms", str(latency_ms),
+        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}/"
@@ -159,7 +158,7 @@ async def one_round(args: argparse.Namespace, latency_ms: float) -> dict[str, fl
             await probe
     finally:
         server.terminate()
-        server.wait()
+        await server.wait()
     if counts.new != len(urls) or n_seed != len(urls):
         raise SystemExit(f"incomplete run: harvestd {counts}, seed-style {n_seed}")
     lag_ms = sorted(x * 1000 for x in lag)
@@ -181,8 +180,9 @@ async def main() -> None:
           "loop lag p50/p99/max during harvestd")
     for latency in (float(v) for v in args.latencies_ms.split(",")):
         r = await one_round(args, latency)
+        lag = f"{r['lag_p50']:.1f} / {r['lag_p99']:.1f} / {r['lag_max']:.1f} ms"
         print(f"{latency:>11.0f} ms | {r['seed']:>9.1f} img/s | {r['ours']:>7.1f} img/s | "
-              f"{r['ours'] / r['seed']:>5.2f}x | {r['lag_p50']:.1f} / {r['lag_p99']:.1f} / {r['lag_max']:.1f} ms")
+              f"{r['ours'] / r['seed']:>5.2f}x | {lag}")
     full_ms, draft_ms = decode_ratio()
     print(f"12 MP JPEG decode: full {full_ms:.0f} ms, draft() to 1000x750 {draft_ms:.0f} ms "
           f"({full_ms / draft_ms:.1f}x faster)")
