@@ -35,3 +35,25 @@ async def run_in_pool(pool: Executor, fn: Callable[..., T], *args: object) -> T:
 def lease_owner(component: str) -> str:
     """A lease owner id unique to this process and component, e.g. ``nas1:4242:worker``."""
     return f"{socket.gethostname()}:{os.getpid()}:{component}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (from :func:`lease_owner`) names a process of this host that is gone.
+
+    Owners of other hosts, or that cannot be parsed, are never called dead: their leases
+    simply expire.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from daemon.aio import lease_owner
+from daemon.aio import lease_owner, owner_is_dead
 from daemon.config import Config
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
@@ -51,6 +51,10 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         store = await stack.enter_async_context(
             Store.open(cfg.db_path, cfg.store.busy_timeout_ms)
         )
+        for owner in await store.lease_owners():
+            if owner_is_dead(owner):
+                released = await store.release_owner(owner)
+                log.warning("leases_of_dead_process_released", owner=owner, count=released)
         http = await stack.enter_async_context(HttpClient(cfg.http))
         pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)

@@ -114,7 +114,11 @@ class BuiltinDownloader:
             log.info("downloads_released", count=released)
 
     async def _download(self, item: Item) -> None:
-        bound = log.bind(source=item.source, key=item.key)
+        # every line logged while downloading this item (HTTP retries too) names it
+        with structlog.contextvars.bound_contextvars(source=item.source, key=item.key):
+            await self._download_item(item)
+
+    async def _download_item(self, item: Item) -> None:
         part: Path | None = None
         try:
             if not item.path or not item.url:
@@ -123,7 +127,7 @@ class BuiltinDownloader:
             await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
             if await asyncio.to_thread(final.exists):
                 policy = self.settings.on_existing
-                if policy == "skip" and await self._adopt(item, final, bound):
+                if policy == "skip" and await self._adopt(item, final):
                     return
                 if policy == "rename":
                     final = await asyncio.to_thread(next_free_name, final)
@@ -135,45 +139,47 @@ class BuiltinDownloader:
             part = None
             relative = final.relative_to(self.library_root.resolve()).as_posix()
             if await self.store.mark_downloaded(item.id, self.owner, relative, got.size_bytes, got.sha256):
-                bound.info("downloaded", path=relative, bytes=got.size_bytes)
+                log.info("downloaded", path=relative, bytes=got.size_bytes)
                 if self.on_downloaded is not None:
                     self.on_downloaded()
             else:
-                bound.warning("download_lease_lost", path=relative)
+                log.warning("download_lease_lost", path=relative)
         except NotFound as exc:
-            await self._fail(item, NOT_FOUND, str(exc), bound)
+            await self._fail(item, NOT_FOUND, str(exc))
         except HttpError as exc:
             code = NETWORK_ERROR if exc.status is None else HTTP_ERROR
-            await self._fail(item, code, str(exc), bound)
+            await self._fail(item, code, str(exc))
         except CorruptImage as exc:
-            await self._fail(item, CORRUPT, f"downloaded file is corrupt: {exc}", bound)
+            await self._fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
         except (LayoutError, OSError) as exc:
-            await self._fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}", bound)
+            await self._fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one bad item never kills the loop
-            bound.exception("download_crashed")
-            await self._fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}", bound)
+            log.exception("download_crashed")
+            await self._fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}")
         finally:
             if part is not None:
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(part.unlink, True)
 
-    async def _adopt(self, item: Item, final: Path, bound: structlog.BoundLogger) -> bool:
+    async def _adopt(self, item: Item, final: Path) -> bool:
         """``skip`` policy: a complete file already at the path is recorded, not fetched again."""
         try:
             if self.settings.verify_images:
                 await run_in_pool(self.pool, verify_image, final)
             size, sha = await asyncio.to_thread(_hash_file, final)
         except CorruptImage:
-            bound.warning("existing_file_corrupt_refetching", path=item.path)
+            log.warning("existing_file_corrupt_refetching", path=item.path)
             return False
         relative = final.relative_to(self.library_root.resolve()).as_posix()
-        await self.store.mark_downloaded(item.id, self.owner, relative, size, sha)
-        bound.info("existing_file_adopted", path=relative, bytes=size)
+        if await self.store.mark_downloaded(item.id, self.owner, relative, size, sha):
+            log.info("existing_file_adopted", path=relative, bytes=size)
+            if self.on_downloaded is not None:
+                self.on_downloaded()
         return True
 
-    async def _fail(self, item: Item, code: str, message: str, bound: structlog.BoundLogger) -> None:
-        level = bound.info if code == NOT_FOUND else bound.warning
+    async def _fail(self, item: Item, code: str, message: str) -> None:
+        level = log.info if code == NOT_FOUND else log.warning
         level("download_failed", error_code=code, error=message, url=item.url)
         await self.store.mark_item_failed(item.id, self.owner, code, message)

@@ -382,6 +382,19 @@ class Store:
             )
             return a.rowcount + b.rowcount
 
+    async def lease_owners(self) -> set[str]:
+        """Owners holding a live or expired lease on any item or result."""
+        rows = await self._read(
+            "SELECT lease_owner FROM items WHERE status = 'downloading' AND lease_owner IS NOT NULL"
+            " UNION SELECT lease_owner FROM results WHERE status = 'processing'"
+            " AND lease_owner IS NOT NULL"
+        )
+        return {r[0] for r in rows}
+
+    async def release_owner(self, owner: str) -> int:
+        """Release every lease of ``owner`` (a process known to be dead): items and results."""
+        return await self.release_items(owner) + await self.release_results(owner)
+
     # ---------------------------------------------------------------- runs & reports
     async def start_run(self, source: str, trigger: str) -> int:
         """Open a ``runs`` row; returns its id."""

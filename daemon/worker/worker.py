@@ -81,12 +81,18 @@ class Worker:
 
     async def _process(self, claimed: ClaimedResult, slots: asyncio.Semaphore) -> None:
         item = claimed.item
-        bound = log.bind(source=item.source, key=item.key, processor=claimed.processor)
+        with structlog.contextvars.bound_contextvars(
+            source=item.source, key=item.key, processor=claimed.processor
+        ):
+            await self._process_result(claimed, slots)
+
+    async def _process_result(self, claimed: ClaimedResult, slots: asyncio.Semaphore) -> None:
+        item = claimed.item
         processor = self.processors.get(claimed.processor)
         if processor is None:
             await self.store.fail_result(claimed.id, self.owner,
                                          f"processor {claimed.processor!r} is not configured")
-            bound.warning("result_failed", error="processor not configured")
+            log.warning("result_failed", error="processor not configured")
             return
         started = time.perf_counter()
         try:
@@ -98,12 +104,12 @@ class Worker:
         except Exception as exc:  # one bad image never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             await self.store.fail_result(claimed.id, self.owner, error)
-            bound.warning("result_failed", error=error)
+            log.warning("result_failed", error=error)
             return
         duration_ms = (time.perf_counter() - started) * 1000
         if await self.store.complete_result(claimed.id, self.owner, out, duration_ms):
             self.processed += 1
-            bound.info("result_completed", octas=out.octas, cloud_fraction=out.cloud_fraction,
+            log.info("result_completed", octas=out.octas, cloud_fraction=out.cloud_fraction,
                        condition=out.output.get("condition"), duration_ms=round(duration_ms, 1))
         else:
-            bound.warning("result_lease_lost")
+            log.warning("result_lease_lost")
