@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from daemon.config import Config
-from daemon.harvest import plan_backfill, settle
+from daemon.harvest import Plan, plan_backfill, settle
 from daemon.resources import open_resources
 from daemon.sources import build_source
 from daemon.store import NewItem, RunCounts
@@ -64,6 +64,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
             tasks = [asyncio.create_task(res.downloader.run(components)),
                      asyncio.create_task(res.worker.run(components))]
             status = "ok"
+            plan: Plan | None = None
             try:
                 for offset in range(0, len(specs), CHUNK_ITEMS):
                     chunk = specs[offset:offset + CHUNK_ITEMS]
@@ -91,6 +92,8 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
             finally:
                 components.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                if plan is not None and plan.pending:  # count what finished before the stop
+                    settle(plan, await res.store.item_states(source_name, sorted(plan.pending)), counts)
                 await res.store.finish_run(run_id, counts, status)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
