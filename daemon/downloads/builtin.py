@@ -18,11 +18,12 @@ from pathlib import Path
 
 import structlog
 
-from daemon.aio import run_in_pool, wait_any
+from daemon.aio import run_in_pool
 from daemon.config import DownloadSettings
 from daemon.downloads.layout import LayoutError, next_free_name, resolve_in_root
 from daemon.http import HttpClient, HttpError, NotFound
 from daemon.images import CorruptImage, verify_image
+from daemon.polling import LeasedPollingLoop
 from daemon.store import Item, Store
 from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, NOT_FOUND, STORAGE_ERROR
 
@@ -50,68 +51,41 @@ def _publish(part: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-class BuiltinDownloader:
+class BuiltinDownloader(LeasedPollingLoop[Item]):
     """Download loop over the store (aiohttp streaming). ``await run(stop)`` until stopped."""
+
+    component = "downloader"
+    settings: DownloadSettings
 
     def __init__(self, store: Store, http: HttpClient, library_root: Path,
                  settings: DownloadSettings, pool: Executor, owner: str,
                  source: str | None = None,
                  on_downloaded: Callable[[], None] | None = None) -> None:
-        self.store = store
+        super().__init__(store, owner, source)
         self.http = http
         self.library_root = library_root
         self.settings = settings
         self.pool = pool
-        self.owner = owner
-        self.source = source
         self.on_downloaded = on_downloaded
-        self.wake = asyncio.Event()
-        self._slot_freed = asyncio.Event()
-        self._inflight: dict[asyncio.Task[None], Item] = {}
 
     @property
-    def busy(self) -> int:
-        """Downloads in flight."""
-        return len(self._inflight)
+    def capacity(self) -> int:
+        return self.settings.concurrency
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Claim and download until ``stop`` is set; then cancel and release what is in flight."""
-        loop = asyncio.get_running_loop()
-        renewed_at = loop.time()
-        try:
-            while not stop.is_set():
-                if self._inflight and loop.time() - renewed_at > self.settings.lease_s / 3:
-                    await self.store.renew_leases(self.owner, self.settings.lease_s)
-                    renewed_at = loop.time()
-                self.wake.clear()
-                self._slot_freed.clear()
-                free = self.settings.concurrency - len(self._inflight)
-                claimed: list[Item] = []
-                if free > 0:
-                    claimed = await self.store.claim_items(
-                        self.owner, free, self.settings.lease_s, source=self.source
-                    )
-                for item in claimed:
-                    task = asyncio.create_task(self._download(item), name=f"download:{item.key}")
-                    self._inflight[task] = item
-                    task.add_done_callback(self._done)
-                if not claimed or len(self._inflight) >= self.settings.concurrency:
-                    await wait_any([self.wake, self._slot_freed, stop], self.settings.poll_interval_s)
-        finally:
-            await self._abandon()
+    async def claim(self, limit: int) -> list[Item]:
+        return await self.store.claim_items(self.owner, limit, self.lease_s, source=self.source)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
-        self._slot_freed.set()
+    async def release(self) -> int:
+        return await self.store.release_items(self.owner)
 
-    async def _abandon(self) -> None:
-        tasks = list(self._inflight)
+    async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Downloads can be long: cancel them (their leases are released, the .part removed)."""
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        released = await self.store.release_items(self.owner)
-        if released:
-            log.info("downloads_released", count=released)
+
+    async def handle(self, work: Item) -> None:
+        await self._download(work)
 
     async def _download(self, item: Item) -> None:
         # every line logged while downloading this item (HTTP retries too) names it

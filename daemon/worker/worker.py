@@ -1,10 +1,10 @@
 """The image worker: polls the store, leases pending results, runs processors in the pool.
 
-Loop (cf. procrastinate's worker): wait for "new work" OR the poll interval OR stop; claim a
-batch with a lease; run each processor in the bounded CPU pool so the event loop stays
-responsive; record ``completed`` / ``failed`` with the error text. On stop, in-flight work
-finishes (threads cannot be cancelled) within the caller's bound, then every lease still
-held is released back to ``pending``: nothing is left ``processing``.
+The loop is :class:`daemon.polling.LeasedPollingLoop`: claim a batch with a lease; run each
+processor in the bounded CPU pool so the event loop stays responsive; record ``completed``
+/ ``failed`` with the error text. On stop, in-flight work finishes (threads cannot be
+cancelled), then every lease still held is released back to ``pending``: nothing is left
+``processing``.
 """
 
 from __future__ import annotations
@@ -17,67 +17,47 @@ from pathlib import Path
 
 import structlog
 
-from daemon.aio import run_in_pool, wait_any
+from daemon.aio import run_in_pool
 from daemon.config import WorkerSettings
+from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store
 from daemon.worker.processors import Processor
 
 log = structlog.get_logger("daemon.worker")
 
 
-class Worker:
+class Worker(LeasedPollingLoop[ClaimedResult]):
     """Runs processors over pending results until stopped."""
+
+    component = "worker"
+    settings: WorkerSettings
 
     def __init__(self, store: Store, processors: Mapping[str, Processor], library_root: Path,
                  settings: WorkerSettings, pool: Executor, owner: str,
                  source: str | None = None) -> None:
-        self.store = store
+        super().__init__(store, owner, source)
         self.processors = processors
         self.library_root = library_root
         self.settings = settings
         self.pool = pool
-        self.owner = owner
-        self.source = source
-        self.wake = asyncio.Event()
         self.processed = 0
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._threads = asyncio.Semaphore(settings.threads)  # decode + inference at once
 
     @property
-    def busy(self) -> int:
-        """Results being processed right now."""
-        return len(self._inflight)
+    def capacity(self) -> int:
+        return self.settings.threads * 2  # one running and one queued per thread
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Process until ``stop``; then wait for in-flight work and release leftover leases."""
-        slots = asyncio.Semaphore(self.settings.threads)
-        loop = asyncio.get_running_loop()
-        renewed_at = loop.time()
-        try:
-            while not stop.is_set():
-                if self._inflight and loop.time() - renewed_at > self.settings.lease_s / 3:
-                    await self.store.renew_leases(self.owner, self.settings.lease_s)
-                    renewed_at = loop.time()
-                free = self.settings.threads * 2 - len(self._inflight)
-                if free <= 0:  # queue full: wait for a slot (in-flight work always ends)
-                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                claimed: list[ClaimedResult] = await self.store.claim_results(
-                    self.owner, min(free, self.settings.batch), self.settings.lease_s,
-                    self.settings.max_attempts, source=self.source,
-                )
-                for result in claimed:
-                    task = asyncio.create_task(self._process(result, slots))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
-                if not claimed:
-                    self.wake.clear()
-                    await wait_any([self.wake, stop], self.settings.poll_interval_s)
-        finally:
-            if self._inflight:
-                await asyncio.wait(set(self._inflight))
-            released = await self.store.release_results(self.owner)
-            if released:
-                log.info("results_released", count=released)
+    async def claim(self, limit: int) -> list[ClaimedResult]:
+        return await self.store.claim_results(
+            self.owner, min(limit, self.settings.batch), self.lease_s,
+            self.settings.max_attempts, source=self.source,
+        )
+
+    async def release(self) -> int:
+        return await self.store.release_results(self.owner)
+
+    async def handle(self, work: ClaimedResult) -> None:
+        await self._process(work, self._threads)
 
     async def _process(self, claimed: ClaimedResult, slots: asyncio.Semaphore) -> None:
         item = claimed.item
