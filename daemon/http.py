@@ -166,7 +166,6 @@ class HttpClient:
         state = self._host(host)
         s = self.settings
         loop = asyncio.get_running_loop()
-        last_status: int | None = None
         try:
             async for attempt in stamina.retry_context(
                 on=self._retry_hook,
@@ -186,7 +185,6 @@ class HttpClient:
                         assert self._session is not None
                         async with self._session.get(url) as resp:
                             if resp.status in RETRY_STATUSES:
-                                last_status = resp.status
                                 wait = parse_retry_after(resp.headers.get("Retry-After"))
                                 if wait is not None and resp.status in (429, 503):
                                     wait = min(wait, s.max_retry_after_s)
@@ -203,7 +201,7 @@ class HttpClient:
             raise HttpError(url, exc.status, f"HTTP {exc.status} after {s.max_attempts} attempts") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            raise HttpError(url, last_status, f"network error after retries: {reason}") from None
+            raise HttpError(url, None, f"network error after retries: {reason}") from None
         raise AssertionError("unreachable: retry_context always returns or raises")
 
     async def get_bytes(self, url: str, max_bytes: int = 64 << 20) -> bytes:

@@ -106,6 +106,15 @@ async def test_backfill_cli_summary_line_and_bad_ranges(skycam, write_config, tm
     assert out == "backfill sky: total=6 new=5 duplicates=0 failed=1\n"
     assert "source=sky key=2024-06-15T12:22" in err  # the 404 is logged with its item
 
+    code, out, err = await run_cli("status", "--config", str(path), cwd=tmp_path)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(ln.split() == ["sky", "processed", "5"] for ln in lines)
+    assert any(ln.split() == ["sky", "failed", "1"] for ln in lines)
+    assert any(ln.split() == ["sky", "octas", "completed", "5"] for ln in lines)
+    assert any("sky backfill" in ln and "total=6 new=5 duplicates=0 failed=1" in ln for ln in lines)
+    assert any("key=2024-06-15T12:22 [download] not found (HTTP 404)" in ln for ln in lines)
+
     code, out, err = await run_cli("backfill", "sky", "--since", "2024-06-15T12:00",
                                    "--until", "2024-06-14T12:00", "--config", str(path), cwd=tmp_path)
     assert (code, out) == (2, "")
