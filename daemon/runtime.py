@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ class Daemon:
         self.res: Resources | None = None
         self.exit_status = 0
         self._signals = 0
+        self._running_jobs: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int) -> None:
@@ -65,13 +67,26 @@ class Daemon:
         source = self.sources.get(name)
         if source is None or self.res is None or self.stop.is_set():
             return
+        task = asyncio.current_task()
+        assert task is not None
+        self._running_jobs.add(task)
         try:
             async with asyncio.timeout(JOB_TIMEOUT_S):
                 await harvest_window(self.res.store, source, datetime.now(UTC), "schedule")
         except Exception:  # a failing run is logged; the next run tries again
             log.exception("harvest_failed", source=name)
             return
+        finally:
+            self._running_jobs.discard(task)
         self.res.downloader.wake.set()
+
+    async def _stop_jobs(self) -> None:
+        """Stop firing runs and cancel the ones running (they only enqueue: idempotent)."""
+        self.jobs.pause()
+        running = list(self._running_jobs)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     # ------------------------------------------------------------------ reload
     async def _reloader(self) -> None:
@@ -159,7 +174,7 @@ class Daemon:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.critical("component_died", component=name)
+            log.critical("component_died", component=name, exc_info=True)
             self.exit_status = 1
             self.stop.set()
 
@@ -169,6 +184,15 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         cfg = self.cfg
+        try:
+            return await self._run(cfg)
+        except (OSError, sqlite3.Error) as exc:  # e.g. the data folder is not writable
+            log.critical("startup_failed", reason=f"{type(exc).__name__}: {exc}",
+                         db=str(cfg.db_path), library=str(cfg.library.root))
+            notify.sd_notify(f"STATUS=startup failed: {exc}", f"ERRNO={getattr(exc, 'errno', 0) or 5}")
+            return 1
+
+    async def _run(self, cfg: Config) -> int:
         async with open_resources(cfg, "daemon") as res:
             self.res = res
             components = asyncio.Event()  # set → downloader and worker stop claiming
@@ -186,7 +210,7 @@ class Daemon:
             await self.stop.wait()
             notify.stopping()
             log.info("daemon_stopping")
-            self.jobs.pause()
+            await self._stop_jobs()
             components.set()
             _done, pending = await asyncio.wait(tasks, timeout=self.cfg.daemon.shutdown_timeout_s)
             for task in pending:

@@ -139,3 +139,19 @@ async def test_daemon_runs_reloads_and_stops_cleanly(skycam, tmp_path):
         assert ("sky", "schedule", "ok") in runs
     finally:
         db.close()
+
+
+async def test_daemon_exits_1_with_a_reason_when_the_data_folder_is_unusable(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{blocker}/data"\n', encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", "--config", str(config), "--log-format", "json",
+        cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "startup_failed"]
+    assert failed and "Not a directory" in failed[0]["reason"] and failed[0]["level"] == "critical"

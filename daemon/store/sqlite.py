@@ -83,7 +83,7 @@ class Store:
             async with db.execute("PRAGMA user_version") as cur:
                 row = await cur.fetchone()
             version = row[0] if row else 0
-            for number, sql in _migrations():
+            for number, sql in await asyncio.to_thread(_migrations):
                 if number > version:
                     await db.executescript_in_tx(sql)
                     await db.execute(f"PRAGMA user_version={number}")
