@@ -89,10 +89,16 @@ async def test_daemon_runs_reloads_and_stops_cleanly(skycam, tmp_path):
         messages = "\n".join(_drain(sock))
         assert "READY=1" in messages and "WATCHDOG=1" in messages
 
-        # valid reload: a second source appears as a new job; the first is untouched
+        # a reload with nothing changed reschedules nothing (interval phases are kept)
+        mark = len(daemon.events)
+        proc.send_signal(signal.SIGHUP)
+        noop = await daemon.wait_for(lambda e: e["event"] == "config_reloaded", start=mark)
+        assert noop["changed"] == [] and noop["jobs_added"] == noop["jobs_rescheduled"] == []
+
+        # valid reload: a second source appears as a new job, the first one's schedule changes
         mark = len(daemon.events)
         config.write_text(
-            skycam_config_text(base, lookback_s=3600)
+            skycam_config_text(base, lookback_s=3600, schedule='"*/5 * * * *"')
             + "\n[sources.sky2]\nkind = \"skycam\"\n"
             + f"url_template = \"{base}meteorologia/cielo/image/{{year_dir}}{{t:%Y}}-{{t:%m%d%H%M}}.jpg\"\n"
             + "minutes = [2]\nlatitude = -31.4\nlongitude = -64.2\nrun_on_start = false\n",
@@ -100,7 +106,8 @@ async def test_daemon_runs_reloads_and_stops_cleanly(skycam, tmp_path):
         )
         proc.send_signal(signal.SIGHUP)
         reloaded = await daemon.wait_for(lambda e: e["event"] == "config_reloaded", start=mark)
-        assert reloaded["jobs_added"] == ["sky2"] and reloaded["jobs_rescheduled"] == []
+        assert reloaded["jobs_added"] == ["sky2"] and reloaded["jobs_rescheduled"] == ["sky"]
+        assert reloaded["changed"] == ["sources.sky", "sources.sky2"]
         await asyncio.sleep(0.2)
         messages = "\n".join(_drain(sock))
         assert "RELOADING=1" in messages and "MONOTONIC_USEC=" in messages

@@ -135,3 +135,35 @@ async def test_download_streams_to_part_with_hash(server, tmp_path):
 
     assert data == b"payload:/file" and got.size_bytes == len(data)
     assert got.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_stalled_body_times_out_and_is_retried(tmp_path):
+    calls = []
+
+    async def drip(request: web.Request) -> web.StreamResponse:
+        calls.append(1)
+        resp = web.StreamResponse(headers={"Content-Length": "100"})
+        await resp.prepare(request)
+        await resp.write(b"x" * 10)
+        await asyncio.sleep(5)  # the camera's uplink stalls mid-file
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/slow.jpg", drip)
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    try:
+        settings = HttpSettings(max_attempts=2, read_timeout_s=0.2, **FAST)
+        async with HttpClient(settings) as http:
+            with pytest.raises(HttpError, match="network error after retries") as err:
+                await http.download(str(srv.make_url("/slow.jpg")), tmp_path / "slow.part")
+    finally:
+        await srv.close()
+    assert err.value.status is None and len(calls) == 2
+
+
+async def test_body_larger_than_the_cap_is_refused(server):
+    _, base = server
+    async with HttpClient(HttpSettings(**FAST)) as http:
+        with pytest.raises(HttpError, match="larger than 4 bytes"):
+            await http.get_bytes(base + "/big", max_bytes=4)
