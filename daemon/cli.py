@@ -156,6 +156,10 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         return asyncio.run(main_async())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # e.g. the database cannot be opened: one clear line, exit 1
+        log.critical("backfill_failed", source=args.source, reason=f"{type(exc).__name__}: {exc}",
+                     exc_info=True)
+        return EXIT_FAILURE
 
 
 def _status(cfg: Config, n_errors: int) -> int:
