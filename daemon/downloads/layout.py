@@ -3,8 +3,8 @@
 A template such as ``{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}`` is a Python format string;
 the ``/`` written in the template separate folders, while every *field value* is
 sanitised into a single safe path component (no separators, no ``..``, no control
-characters, at most :data:`MAX_COMPONENT_CHARS` characters), so a hostile remote name can
-never escape the library root.
+characters, at most :data:`MAX_COMPONENT_BYTES` bytes of UTF-8), so a hostile remote name
+can never escape the library root.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-MAX_COMPONENT_CHARS = 150
+MAX_COMPONENT_BYTES = 200  # UTF-8 bytes; file systems cap a name at 255 bytes, not characters
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
@@ -30,12 +30,13 @@ def sanitize_component(value: str, fallback: str = "_") -> str:
     text = _UNSAFE.sub("_", text).strip(" .")
     if not text or set(text) <= {"."}:
         return fallback
-    if len(text) > MAX_COMPONENT_CHARS:
+    if len(text.encode()) > MAX_COMPONENT_BYTES:
         stem, dot, ext = text.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            text = stem[: MAX_COMPONENT_CHARS - len(ext) - 1] + "." + ext
-        else:
-            text = text[:MAX_COMPONENT_CHARS]
+        if not (dot and 0 < len(ext) <= 10):
+            stem, ext = text, ""
+        suffix = f".{ext}" if ext else ""
+        budget = MAX_COMPONENT_BYTES - len(suffix.encode())
+        text = stem.encode()[:budget].decode(errors="ignore") + suffix
     return text
 
 

@@ -24,9 +24,12 @@ def test_sanitize_component(raw, safe):
     assert sanitize_component(raw) == safe
 
 
-def test_long_names_keep_their_extension():
+def test_long_names_are_cut_by_bytes_and_keep_their_extension():
     name = sanitize_component("x" * 400 + ".jpg")
-    assert len(name) == 150 and name.endswith(".jpg")
+    assert len(name) == 200 and name.endswith(".jpg")
+    cyrillic = sanitize_component("облако" * 60 + ".jpg")  # 2 bytes per letter
+    assert len(cyrillic.encode()) <= 200 and cyrillic.endswith(".jpg")
+    assert cyrillic[:-4] == ("облако" * 60)[: len(cyrillic) - 4]  # cut on a character boundary
 
 
 def test_render_layout_sanitises_each_field():
