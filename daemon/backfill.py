@@ -18,6 +18,7 @@ import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from daemon.aio import wait_any
 from daemon.config import Config
 from daemon.harvest import Plan, plan_backfill, settle
 from daemon.resources import open_resources
@@ -79,7 +80,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
                             on_progress(counts.new + counts.duplicates + counts.failed, counts.total)
                         if finished or any(t.done() for t in tasks):
                             break
-                        await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=POLL_S)
+                        await wait_any([stop], POLL_S)
                     for task in tasks:
                         if task.done():
                             task.result()  # a dead component is an error, not a silent stall
