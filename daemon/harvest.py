@@ -17,10 +17,11 @@ import structlog
 
 from daemon.sources import Source
 from daemon.store import NewItem, RunCounts, Store
+from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.harvest")
 SETTLED_OK = frozenset({"downloaded", "processing", "processed"})
-TRANSIENT_CODES = ("http_error", "network", "corrupt", "storage")
+TRANSIENT_CODES = (HTTP_ERROR, NETWORK_ERROR, CORRUPT, STORAGE_ERROR)  # retried by a re-run
 
 
 @dataclass

@@ -7,17 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-ITEM_STATUSES = (
-    "discovered",
-    "downloading",
-    "downloaded",
-    "uploaded",
-    "processing",
-    "processed",
-    "failed",
-)
-RESULT_STATUSES = ("pending", "processing", "completed", "failed")
-# error_code values an item may carry when failed
+# Statuses are listed by the CHECK constraints of migrations/0001_initial.sql.
+# error_code values an item may carry when failed:
 NOT_FOUND = "not_found"
 HTTP_ERROR = "http_error"
 NETWORK_ERROR = "network"

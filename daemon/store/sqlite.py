@@ -34,8 +34,6 @@ from daemon.store.models import (
     utc_now_iso,
 )
 
-SETTLED_ITEM = ("downloaded", "processing", "processed")
-
 
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("daemon.store") / "migrations"
