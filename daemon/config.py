@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -254,29 +255,31 @@ class Config(_Model):
         return self.processors.get(name) or ProcessorConfig(kind="octas")
 
 
-def interpolate_env(value: Any, path: str = "", env: dict[str, str] | None = None) -> Any:
+def interpolate_env(value: Any, path: str = "", env: Mapping[str, str] | None = None) -> Any:
     """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a TOML tree.
+
+    ``env`` defaults to the process environment.
 
     Raises:
         ConfigError: a referenced variable is unset and has no default.
     """
-    env = os.environ if env is None else env  # type: ignore[assignment]
-    assert env is not None
+    variables: Mapping[str, str] = os.environ if env is None else env
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
-            if name in env:
-                return env[name]
+            if name in variables:
+                return variables[name]
             if default is not None:
                 return default
             raise ConfigError(f"{path or '<root>'}: environment variable {name} is not set")
 
         return _ENV_PATTERN.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate_env(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
+        return {k: interpolate_env(v, f"{path}.{k}" if path else k, variables)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate_env(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+        return [interpolate_env(v, f"{path}[{i}]", variables) for i, v in enumerate(value)]
     return value
 
 
@@ -327,7 +330,7 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     )
 
 
-def parse_config(text: str, path: Path, env: dict[str, str] | None = None) -> Config:
+def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Validate TOML ``text`` read from ``path``.
 
     Raises:
@@ -372,7 +375,7 @@ def find_config(explicit: Path | None) -> Path:
     raise ConfigError(f"no config file found (tried {tried}); pass --config PATH")
 
 
-def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate ``path``. Blocking (small file): call via a thread inside the loop.
 
     Raises:
