@@ -57,16 +57,13 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         return await self.store.release_results(self.owner)
 
     async def handle(self, work: ClaimedResult) -> None:
-        await self._process(work, self._threads)
-
-    async def _process(self, claimed: ClaimedResult, slots: asyncio.Semaphore) -> None:
-        item = claimed.item
+        item = work.item
         with structlog.contextvars.bound_contextvars(
-            source=item.source, key=item.key, processor=claimed.processor
+            source=item.source, key=item.key, processor=work.processor
         ):
-            await self._process_result(claimed, slots)
+            await self._process(work)
 
-    async def _process_result(self, claimed: ClaimedResult, slots: asyncio.Semaphore) -> None:
+    async def _process(self, claimed: ClaimedResult) -> None:
         item = claimed.item
         processor = self.processors.get(claimed.processor)
         if processor is None:
@@ -74,22 +71,22 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
                                          f"processor {claimed.processor!r} is not configured")
             log.warning("result_failed", error="processor not configured")
             return
-        started = time.perf_counter()
         try:
             if not item.path:
                 raise FileNotFoundError("item has no file path")
             path = self.library_root / item.path
-            async with slots:
+            async with self._threads:
+                started = time.perf_counter()
                 out = await run_in_pool(self.pool, processor.process, item, path)
+                duration_ms = (time.perf_counter() - started) * 1000
         except Exception as exc:  # one bad image never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             await self.store.fail_result(claimed.id, self.owner, error)
             log.warning("result_failed", error=error)
             return
-        duration_ms = (time.perf_counter() - started) * 1000
         if await self.store.complete_result(claimed.id, self.owner, out, duration_ms):
             self.processed += 1
             log.info("result_completed", octas=out.octas, cloud_fraction=out.cloud_fraction,
-                       condition=out.output.get("condition"), duration_ms=round(duration_ms, 1))
+                     condition=out.output.get("condition"), duration_ms=round(duration_ms, 1))
         else:
             log.warning("result_lease_lost")
