@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from daemon.backfill import collect_specs, run_backfill
 from daemon.resources import open_resources
@@ -54,16 +55,27 @@ async def _wait_for_results(db: Path, at_least: int) -> None:
     raise AssertionError("backfill made no progress")
 
 
-async def test_ctrl_c_then_rerun_completes_the_range(skycam, write_config, tmp_path):
+async def _backfill_under_way(skycam, write_config, tmp_path) -> tuple[asyncio.subprocess.Process, Path, Any]:
+    """A backfill CLI process against a slow camera (0.1 s a request), 5 results in."""
     site, base = skycam
     site.latency_s = 0.1
     config, cfg = write_config(base)
     proc = await _start_backfill(config, tmp_path)
     await _wait_for_results(cfg.db_path, 5)
+    return proc, config, cfg
+
+
+def _summary(out: bytes) -> dict[str, str]:
+    """``backfill sky: total=… new=…`` → {"total": "…", "new": "…", …}."""
+    return dict(kv.split("=") for kv in out.decode().split(": ", 1)[1].split())
+
+
+async def test_ctrl_c_then_rerun_completes_the_range(skycam, write_config, tmp_path):
+    proc, config, cfg = await _backfill_under_way(skycam, write_config, tmp_path)
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 130, err.decode()[-2000:]
-    first = dict(kv.split("=") for kv in out.decode().split(": ", 1)[1].split())
+    first = _summary(out)
     assert int(first["total"]) == 48 and 5 <= int(first["new"]) < 48
     assert b"backfill_interrupted" in err
     async with Store.open(cfg.db_path) as store:
@@ -73,17 +85,13 @@ async def test_ctrl_c_then_rerun_completes_the_range(skycam, write_config, tmp_p
     proc = await _start_backfill(config, tmp_path)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()[-2000:]
-    second = dict(kv.split("=") for kv in out.decode().split(": ", 1)[1].split())
+    second = _summary(out)
     assert int(second["duplicates"]) >= int(first["new"])
     assert int(second["new"]) + int(second["duplicates"]) == 48 and second["failed"] == "0"
 
 
 async def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(skycam, write_config, tmp_path):
-    site, base = skycam
-    site.latency_s = 0.1
-    config, cfg = write_config(base)
-    proc = await _start_backfill(config, tmp_path)
-    await _wait_for_results(cfg.db_path, 5)
+    proc, config, cfg = await _backfill_under_way(skycam, write_config, tmp_path)
     proc.kill()
     await proc.communicate()
     async with Store.open(cfg.db_path) as store:
@@ -95,7 +103,7 @@ async def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(skycam, writ
     assert proc.returncode == 0, err.decode()[-2000:]
     # the dead process's leases were released at once instead of after lease_s (300 s)
     assert b"leases_of_dead_process_released" in err
-    summary = dict(kv.split("=") for kv in out.decode().split(": ", 1)[1].split())
+    summary = _summary(out)
     assert int(summary["new"]) + int(summary["duplicates"]) == 48 and summary["failed"] == "0"
     async with Store.open(cfg.db_path) as store:
         rows = await store.result_rows("sky")
