@@ -97,11 +97,13 @@ class BuiltinDownloader(LeasedPollingLoop[Item]):
         try:
             if not item.path or not item.url:
                 raise LayoutError("item has no url or layout path")
-            final = resolve_in_root(self.library_root, item.path)
+            # realpath() touches the file system: a hung NAS mount must not freeze the loop
+            root = await asyncio.to_thread(self.library_root.resolve)
+            final = await asyncio.to_thread(resolve_in_root, root, item.path)
             await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
             if await asyncio.to_thread(final.exists):
                 policy = self.settings.on_existing
-                if policy == "skip" and await self._adopt(item, final):
+                if policy == "skip" and await self._adopt(item, final, root):
                     return
                 if policy == "rename":
                     final = await asyncio.to_thread(next_free_name, final)
@@ -111,7 +113,7 @@ class BuiltinDownloader(LeasedPollingLoop[Item]):
                 await run_in_pool(self.pool, verify_image, part)
             await asyncio.to_thread(_publish, part, final)
             part = None
-            relative = final.relative_to(self.library_root.resolve()).as_posix()
+            relative = final.relative_to(root).as_posix()
             if await self.store.mark_downloaded(item.id, self.owner, relative, got.size_bytes, got.sha256):
                 log.info("downloaded", path=relative, bytes=got.size_bytes)
                 if self.on_downloaded is not None:
@@ -137,7 +139,7 @@ class BuiltinDownloader(LeasedPollingLoop[Item]):
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(part.unlink, True)
 
-    async def _adopt(self, item: Item, final: Path) -> bool:
+    async def _adopt(self, item: Item, final: Path, root: Path) -> bool:
         """``skip`` policy: a complete file already at the path is recorded, not fetched again."""
         try:
             if self.settings.verify_images:
@@ -146,7 +148,7 @@ class BuiltinDownloader(LeasedPollingLoop[Item]):
         except CorruptImage:
             log.warning("existing_file_corrupt_refetching", path=item.path)
             return False
-        relative = final.relative_to(self.library_root.resolve()).as_posix()
+        relative = final.relative_to(root).as_posix()
         if await self.store.mark_downloaded(item.id, self.owner, relative, size, sha):
             log.info("existing_file_adopted", path=relative, bytes=size)
             if self.on_downloaded is not None:
