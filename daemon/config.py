@@ -72,15 +72,70 @@ class HttpSettings(_Model):
     hosts: dict[str, HostLimit] = Field(default_factory=dict)
 
 
-class DownloadSettings(_Model):
-    """``[downloads]``: how discovered items become files in the library."""
+class Aria2Settings(_Model):
+    """``[downloads.aria2]``: the supervised aria2c child (aria2c(1) manual, "Options").
 
-    backend: Literal["auto", "builtin"] = "auto"
-    concurrency: int = Field(4, ge=1, le=64)
+    Names map to aria2c options (``split`` → ``--split``); sizes and rates carry their unit.
+    """
+
+    binary: str = "aria2c"  # a name looked up on $PATH, or an absolute path
+    max_concurrent_downloads: int = Field(5, ge=1, le=256)
+    split: int = Field(4, ge=1, le=64)
+    max_connection_per_server: int = Field(4, ge=1, le=16)
+    min_split_size_mib: int = Field(20, ge=1, le=1024)
+    max_overall_download_bytes_per_s: int = Field(0, ge=0)  # 0 = unlimited
+    max_download_bytes_per_s: int = Field(0, ge=0)  # per download; 0 = unlimited
+    file_allocation: Literal["none", "prealloc", "trunc", "falloc"] = "none"
+    disk_cache_mib: int = Field(16, ge=0, le=1024)
+    max_tries: int = Field(3, ge=1, le=20)  # aria2c's own quick retries within one attempt
+    retry_wait_s: int = Field(2, ge=0, le=600)
+    timeout_s: int = Field(60, ge=1, le=600)
+    connect_timeout_s: int = Field(30, ge=1, le=600)
+    save_session_interval_s: int = Field(30, ge=1, le=3600)
+    auto_save_interval_s: int = Field(5, ge=1, le=600)  # .aria2 control file refresh
+    queue_depth: int = Field(0, ge=0, le=10000)  # items handed to aria2c at once; 0 = 4 × concurrent
+    reconcile_interval_s: float = Field(5.0, gt=0, le=300)
+    rpc_timeout_s: float = Field(15.0, gt=0, le=300)
+    restart_backoff_max_s: float = Field(60.0, gt=0, le=3600)
+
+    @property
+    def effective_queue_depth(self) -> int:
+        """Items in aria2c's queue at once (active + waiting)."""
+        return self.queue_depth or max(8, 4 * self.max_concurrent_downloads)
+
+
+class DownloadSettings(_Model):
+    """``[downloads]``: how discovered items become files in the library.
+
+    ``backend``: ``auto`` uses aria2c when the binary is found, else the built-in aiohttp
+    downloader; ``aria2`` requires aria2c. Files are fetched into ``staging_dir`` (default
+    ``{library.root}/.partial``) and renamed into the library only once complete and verified.
+    Transient failures (timeouts, 5xx, network) are retried up to ``max_attempts`` times with
+    exponential backoff from ``retry_backoff_s`` (capped at ``retry_backoff_max_s``).
+    """
+
+    backend: Literal["auto", "aria2", "builtin"] = "auto"
+    concurrency: int = Field(4, ge=1, le=64)  # built-in downloader only
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(2.0, gt=0)
     on_existing: Literal["skip", "overwrite", "rename"] = "skip"
     verify_images: bool = True
+    staging_dir: Path | None = None
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_backoff_s: float = Field(60.0, ge=0)
+    retry_backoff_max_s: float = Field(3600.0, ge=0)
+    aria2: Aria2Settings = Field(default_factory=Aria2Settings)
+
+    @property
+    def staging(self) -> Path:
+        """The resolved staging folder (set by :func:`load_config` / :func:`parse_config`)."""
+        if self.staging_dir is None:
+            raise RuntimeError("downloads.staging_dir is resolved when the config is loaded")
+        return self.staging_dir
+
+    def retry_delay_s(self, attempts: int) -> float:
+        """Backoff before attempt ``attempts + 1``: base × 2^(attempts−1), capped."""
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
 
 
 class LibrarySettings(_Model):
@@ -325,8 +380,11 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     }
     store = cfg.store.model_copy(update={"path": absolute(cfg.store.path)} if cfg.store.path else {})
     library = cfg.library.model_copy(update={"root": absolute(cfg.library.root)})
+    staging = absolute(cfg.downloads.staging_dir) if cfg.downloads.staging_dir else library.root / ".partial"
+    downloads = cfg.downloads.model_copy(update={"staging_dir": staging})
     return cfg.model_copy(
-        update={"data_dir": data_dir, "processors": processors, "store": store, "library": library}
+        update={"data_dir": data_dir, "processors": processors, "store": store, "library": library,
+                "downloads": downloads}
     )
 
 

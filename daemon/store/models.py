@@ -14,6 +14,7 @@ HTTP_ERROR = "http_error"
 NETWORK_ERROR = "network"
 CORRUPT = "corrupt"
 STORAGE_ERROR = "storage"
+CHECKSUM_ERROR = "checksum"
 
 
 def utc_now_iso() -> str:
@@ -34,6 +35,7 @@ class NewItem:
     path: str
     processors: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    checksum: str | None = None  # "sha-256=<hex>" | "md5=<hex>" when the source publishes one
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Item:
     status: str
     path: str | None
     attempts: int
+    checksum: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Item:
@@ -66,6 +69,7 @@ class Item:
             status=row["status"],
             path=row["path"],
             attempts=row["attempts"],
+            checksum=row["checksum"],
         )
 
 
@@ -101,3 +105,16 @@ class RunCounts:
     new: int = 0
     duplicates: int = 0
     failed: int = 0
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Live progress of one download: bytes, bytes/second, open connections."""
+
+    item_id: int
+    gid: str
+    state: str
+    completed_bytes: int
+    total_bytes: int
+    speed_bps: int
+    connections: int = 0

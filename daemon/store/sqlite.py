@@ -1,4 +1,4 @@
-"""SQLite store (aiosqlite): the only module with SQL in it.
+"""SQLite store (aiosqlite): with :mod:`daemon.store.downloads`, the only modules with SQL.
 
 One connection, one writer: every statement runs under an :class:`asyncio.Lock` and every
 write is one ``BEGIN IMMEDIATE`` transaction, so concurrent coroutines never interleave
@@ -25,6 +25,8 @@ from typing import Any
 
 import aiosqlite
 
+from daemon.store.base import _Tx
+from daemon.store.downloads import DownloadQueries
 from daemon.store.models import (
     ClaimedResult,
     Item,
@@ -44,13 +46,8 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store:
+class Store(DownloadQueries):
     """The harvestd database. Use ``async with Store.open(path) as store``."""
-
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
-        self.path = path
 
     @classmethod
     @asynccontextmanager
@@ -86,29 +83,6 @@ class Store:
                     await db.executescript_in_tx(sql)
                     await db.execute(f"PRAGMA user_version={number}")
 
-    async def _roll_back_stale(self) -> None:
-        # a caller cancelled while its BEGIN was queued leaves a transaction open: undo it
-        if self._conn.in_transaction:
-            await self._conn.execute("ROLLBACK")
-
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_Tx]:
-        async with self._lock:
-            await self._roll_back_stale()
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _Tx(self._conn)
-            except BaseException:
-                await asyncio.shield(self._conn.execute("ROLLBACK"))
-                raise
-            await asyncio.shield(self._conn.execute("COMMIT"))
-
-    async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        async with self._lock:
-            await self._roll_back_stale()
-            async with self._conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
-
     async def schema_version(self) -> int:
         """``PRAGMA user_version``: the number of the last applied migration."""
         rows = await self._read("PRAGMA user_version")
@@ -132,6 +106,7 @@ class Store:
                 json.dumps(it.metadata, sort_keys=True),
                 json.dumps(list(it.processors)),
                 it.path,
+                it.checksum,
                 now,
                 now,
             )
@@ -142,7 +117,7 @@ class Store:
             for row in rows:
                 async with db.execute(
                     "INSERT INTO items (source, key, url, captured_at, metadata, processors,"
-                    " path, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                    " path, checksum, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT (source, key) DO NOTHING RETURNING key",
                     row,
                 ) as cur:
@@ -175,83 +150,6 @@ class Store:
         async with self._tx() as db:
             cur = await db.execute(sql, params)
             return cur.rowcount
-
-    async def claim_items(
-        self, owner: str, limit: int, lease_s: float, source: str | None = None
-    ) -> list[Item]:
-        """Lease up to ``limit`` discovered items (or ones whose download lease expired)."""
-        now = time.time()
-        sql = (
-            "UPDATE items SET status = 'downloading', lease_owner = :owner,"
-            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-            " WHERE id IN (SELECT id FROM items WHERE"
-            " ((status = 'discovered' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
-            "  OR (status = 'downloading' AND lease_until < :now))"
-            + (" AND source = :source" if source else "")
-            + " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
-        )
-        params = {
-            "owner": owner,
-            "until": now + lease_s,
-            "iso": utc_now_iso(),
-            "now": now,
-            "limit": limit,
-            "source": source,
-        }
-        async with self._tx() as db, db.execute(sql, params) as cur:
-            return [Item.from_row(r) for r in await cur.fetchall()]
-
-    async def mark_downloaded(
-        self, item_id: int, owner: str, path: str, size_bytes: int, sha256: str
-    ) -> bool:
-        """Record a completed download and queue one pending result per processor.
-
-        Returns False (and changes nothing) when ``owner`` no longer holds the lease.
-        """
-        now = utc_now_iso()
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
-                " ELSE 'downloaded' END, path = ?, bytes = ?, sha256 = ?, error_code = NULL,"
-                " last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?"
-                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
-                (path, size_bytes, sha256, now, item_id, owner),
-            )
-            if cur.rowcount != 1:
-                return False
-            await db.execute(
-                "INSERT INTO results (item_id, processor, created_at, updated_at)"
-                " SELECT ?, value, ?, ? FROM json_each((SELECT processors FROM items WHERE id = ?))"
-                " WHERE true ON CONFLICT (item_id, processor) DO UPDATE SET status = 'pending',"
-                " attempts = 0, error = NULL, updated_at = excluded.updated_at",
-                (item_id, now, now, item_id),
-            )
-        return True
-
-    async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
-        """Final failure of a download (``error_code`` from :mod:`daemon.store.models`)."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE items SET status = 'failed', error_code = ?, last_error = ?,"
-                " lease_owner = NULL, lease_until = NULL, updated_at = ?"
-                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
-                (error_code, message[:2000], utc_now_iso(), item_id, owner),
-            )
-            return cur.rowcount == 1
-
-    async def release_items(self, owner: str, item_ids: Sequence[int] | None = None) -> int:
-        """Give back download leases held by ``owner`` (all, or only ``item_ids``)."""
-        sql = (
-            "UPDATE items SET status = 'discovered', lease_owner = NULL, lease_until = NULL,"
-            " attempts = MAX(attempts - 1, 0), updated_at = ?"
-            " WHERE lease_owner = ? AND status = 'downloading'"
-        )
-        params: list[Any] = [utc_now_iso(), owner]
-        if item_ids is not None:
-            sql += " AND id IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(list(item_ids)))
-        async with self._tx() as db:
-            return (await db.execute(sql, params)).rowcount
 
     # ---------------------------------------------------------------- results
     async def claim_results(
@@ -459,23 +357,3 @@ class Store:
             " (SELECT COUNT(*) FROM results WHERE status = 'pending')"
         )
         return {"downloading": rows[0][0], "processing": rows[0][1], "pending": rows[0][2]}
-
-
-class _Tx:
-    """The connection as seen inside one transaction (statements only, no BEGIN/COMMIT)."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        return self._conn.execute(sql, params)
-
-    async def executescript_in_tx(self, script: str) -> None:
-        """Run ``;``-separated DDL statements one by one inside the open transaction."""
-        for statement in _split_sql(script):
-            await self._conn.execute(statement)
-
-
-def _split_sql(script: str) -> list[str]:
-    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

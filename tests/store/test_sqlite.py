@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 from daemon.store import NewItem, ResultOutput, Store
 
@@ -17,17 +18,17 @@ def spec(key: str, processors: tuple[str, ...] = ("octas",)) -> NewItem:
 async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
     db = tmp_path / "h.db"
     async with Store.open(db) as store:
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == 2
         assert await store.add_items("sky", [spec("a"), spec("b")]) == {"a", "b"}
         assert await store.add_items("sky", [spec("a"), spec("c")]) == {"c"}
         assert await store.add_items("other", [spec("a")]) == {"a"}  # UNIQUE(source, key)
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
     assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
     raw.close()
     async with Store.open(db) as store:  # reopening does not re-run migrations
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == 2
 
 
 async def test_download_lease_expires_and_is_reclaimed(tmp_path):
@@ -102,3 +103,60 @@ async def test_two_processes_share_the_file(tmp_path):
         a, b = await asyncio.gather(one.claim_items("A", 15, 60), two.claim_items("B", 15, 60))
         ids_a, ids_b = {i.id for i in a}, {i.id for i in b}
         assert len(ids_a | ids_b) == 20 and not ids_a & ids_b
+
+
+async def test_version_1_database_is_upgraded_in_place(tmp_path):
+    db = tmp_path / "old.db"
+    raw = sqlite3.connect(db)
+    raw.executescript((Path(__file__).parents[2] / "daemon/store/migrations/0001_initial.sql").read_text())
+    raw.execute("INSERT INTO items (source, key, created_at, updated_at) VALUES ('sky', 'k', 'x', 'x')")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    async with Store.open(db) as store:
+        assert await store.schema_version() == 2
+        assert await store.add_items("sky", [NewItem("k2", "http://x/k2", datetime(2025, 1, 1, tzinfo=UTC),
+                                                     "k2.jpg", checksum="md5=00")]) == {"k2"}
+        claimed = await store.claim_items("me", 10, 60)
+    assert {(i.key, i.checksum) for i in claimed} == {("k", None), ("k2", "md5=00")}
+
+
+async def test_retry_waits_for_its_backoff_and_keeps_the_reason(tmp_path):
+    async with Store.open(tmp_path / "h.db") as store:
+        await store.add_items("sky", [spec("a")])
+        [item] = await store.claim_items("me", 10, 60)
+        assert await store.retry_item(item.id, "someone-else", "network", "timeout", 0) is False
+        assert await store.retry_item(item.id, "me", "network", "aria2 error 2: timeout", 3600)
+        assert await store.claim_items("me", 10, 60) == []  # not before its next attempt
+        [err] = await store._read("SELECT status, error_code, last_error FROM items")
+        assert tuple(err) == ("discovered", "network", "aria2 error 2: timeout")
+        await store.retry_item(item.id, "me", "network", "x", 0)  # not leased any more: no-op
+        await store._conn.execute("UPDATE items SET next_attempt_at = 0")
+        [again] = await store.claim_items("me", 10, 60)
+        assert again.attempts == 2
+
+
+async def test_claim_by_id_adopts_only_free_items(tmp_path):
+    async with Store.open(tmp_path / "h.db") as store:
+        await store.add_items("sky", [spec("a"), spec("b"), spec("c")])
+        ids = {r[0]: r[1] for r in await store._read("SELECT key, id FROM items")}
+        await store.claim_items_by_id("other", [ids["b"]], 60)  # b is leased by another owner
+        got = await store.claim_items_by_id("me", [ids["a"], ids["b"]], 60)
+        assert [i.key for i in got] == ["a"]
+
+
+async def test_transfers_show_only_items_still_downloading(tmp_path):
+    from daemon.store import Transfer
+
+    async with Store.open(tmp_path / "h.db") as store:
+        await store.add_items("sky", [spec("a"), spec("b")])
+        a, b = await store.claim_items("me", 10, 60)
+        await store.record_transfers([Transfer(a.id, "0000000000000001", "active", 10, 100, 5, 2),
+                                      Transfer(b.id, "0000000000000002", "waiting", 0, 0, 0)])
+        rows = await store.transfers()
+        assert [(r["key"], r["completed_bytes"], r["total_bytes"]) for r in rows] == [("a", 10, 100),
+                                                                                      ("b", 0, 0)]
+        assert await store.mark_downloaded(a.id, "me", "a.jpg", 100, "f" * 64)
+        assert [r["key"] for r in await store.transfers()] == ["b"]
+        assert await store.mark_item_failed(b.id, "me", "not_found", "404")
+        assert await store.transfers() == []

@@ -1,0 +1,157 @@
+"""Download queries: claiming items with a lease, finishing, retrying, live transfer progress.
+
+Every completion is conditional on the lease owner (see :mod:`daemon.store.sqlite`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from daemon.store.base import StoreBase
+from daemon.store.models import Item, Transfer, utc_now_iso
+
+
+class DownloadQueries(StoreBase):
+    """Item lifecycle for downloaders: discovered → downloading → downloaded | failed."""
+
+    async def claim_items(
+        self, owner: str, limit: int, lease_s: float, source: str | None = None
+    ) -> list[Item]:
+        """Lease up to ``limit`` discovered items (or ones whose download lease expired)."""
+        now = time.time()
+        sql = (
+            "UPDATE items SET status = 'downloading', lease_owner = :owner,"
+            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
+            " WHERE id IN (SELECT id FROM items WHERE"
+            " ((status = 'discovered' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
+            "  OR (status = 'downloading' AND lease_until < :now))"
+            + (" AND source = :source" if source else "")
+            + " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
+        )
+        params = {
+            "owner": owner,
+            "until": now + lease_s,
+            "iso": utc_now_iso(),
+            "now": now,
+            "limit": limit,
+            "source": source,
+        }
+        async with self._tx() as db, db.execute(sql, params) as cur:
+            return [Item.from_row(r) for r in await cur.fetchall()]
+
+    async def mark_downloaded(
+        self, item_id: int, owner: str, path: str, size_bytes: int, sha256: str
+    ) -> bool:
+        """Record a completed download and queue one pending result per processor.
+
+        Returns False (and changes nothing) when ``owner`` no longer holds the lease.
+        """
+        now = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
+                " ELSE 'downloaded' END, path = ?, bytes = ?, sha256 = ?, error_code = NULL,"
+                " last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
+                (path, size_bytes, sha256, now, item_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            await db.execute("DELETE FROM transfers WHERE item_id = ?", (item_id,))
+            await db.execute(
+                "INSERT INTO results (item_id, processor, created_at, updated_at)"
+                " SELECT ?, value, ?, ? FROM json_each((SELECT processors FROM items WHERE id = ?))"
+                " WHERE true ON CONFLICT (item_id, processor) DO UPDATE SET status = 'pending',"
+                " attempts = 0, error = NULL, updated_at = excluded.updated_at",
+                (item_id, now, now, item_id),
+            )
+        return True
+
+    async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
+        """Final failure of a download (``error_code`` from :mod:`daemon.store.models`)."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = 'failed', error_code = ?, last_error = ?,"
+                " lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
+                (error_code, message[:2000], utc_now_iso(), item_id, owner),
+            )
+            await db.execute("DELETE FROM transfers WHERE item_id = ?", (item_id,))
+            return cur.rowcount == 1
+
+    async def release_items(self, owner: str, item_ids: Sequence[int] | None = None) -> int:
+        """Give back download leases held by ``owner`` (all, or only ``item_ids``)."""
+        sql = (
+            "UPDATE items SET status = 'discovered', lease_owner = NULL, lease_until = NULL,"
+            " attempts = MAX(attempts - 1, 0), updated_at = ?"
+            " WHERE lease_owner = ? AND status = 'downloading'"
+        )
+        params: list[Any] = [utc_now_iso(), owner]
+        if item_ids is not None:
+            sql += " AND id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(item_ids)))
+        async with self._tx() as db:
+            return (await db.execute(sql, params)).rowcount
+
+    async def claim_items_by_id(self, owner: str, item_ids: Sequence[int], lease_s: float) -> list[Item]:
+        """Lease exactly these items when free (discovered, or their lease expired).
+
+        Used to adopt downloads a restarted aria2c resumed from its session file.
+        """
+        now = time.time()
+        async with self._tx() as db, db.execute(
+            "UPDATE items SET status = 'downloading', lease_owner = ?, lease_until = ?,"
+            " attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))"
+            " AND (status = 'discovered' OR (status = 'downloading' AND lease_until < ?))"
+            " RETURNING *",
+            (owner, now + lease_s, utc_now_iso(), json.dumps(list(item_ids)), now),
+        ) as cur:
+            return [Item.from_row(r) for r in await cur.fetchall()]
+
+    async def retry_item(self, item_id: int, owner: str, error_code: str, message: str,
+                         delay_s: float) -> bool:
+        """A transient failure: back to ``discovered``, claimable again after ``delay_s`` seconds.
+
+        The error stays on the row (``last_error``) so ``status`` shows why it waits.
+        """
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = 'discovered', error_code = ?, last_error = ?,"
+                " next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
+                (error_code, message[:2000], time.time() + delay_s, utc_now_iso(), item_id, owner),
+            )
+            await db.execute("DELETE FROM transfers WHERE item_id = ?", (item_id,))
+            return cur.rowcount == 1
+
+    async def record_transfers(self, transfers: Sequence[Transfer]) -> None:
+        """Upsert live progress rows; rows of items no longer downloading are dropped."""
+        iso = utc_now_iso()
+        async with self._tx() as db:
+            for t in transfers:
+                await db.execute(
+                    "INSERT INTO transfers (item_id, gid, state, completed_bytes, total_bytes,"
+                    " speed_bps, connections, updated_at) VALUES (?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (item_id) DO UPDATE SET gid = excluded.gid, state = excluded.state,"
+                    " completed_bytes = excluded.completed_bytes, total_bytes = excluded.total_bytes,"
+                    " speed_bps = excluded.speed_bps, connections = excluded.connections,"
+                    " updated_at = excluded.updated_at",
+                    (t.item_id, t.gid, t.state, t.completed_bytes, t.total_bytes, t.speed_bps,
+                     t.connections, iso),
+                )
+            await db.execute(
+                "DELETE FROM transfers WHERE item_id NOT IN"
+                " (SELECT id FROM items WHERE status = 'downloading')"
+            )
+
+    async def transfers(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Live transfers of items still downloading (largest first), joined with source/key."""
+        rows = await self._read(
+            "SELECT i.source, i.key, t.* FROM transfers t JOIN items i ON i.id = t.item_id"
+            " WHERE i.status = 'downloading' ORDER BY t.total_bytes DESC, t.item_id LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
