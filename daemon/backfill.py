@@ -58,6 +58,9 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # a backfill ends with a verdict per item: no backoff waits here; transient failures are
+    # final for this run and requeued by the next backfill of the range (TRANSIENT_CODES)
+    cfg = cfg.model_copy(update={"downloads": cfg.downloads.model_copy(update={"max_attempts": 1})})
     try:
         async with open_resources(cfg, "backfill", source=source_name) as res:
             run_id = await res.store.start_run(source_name, "backfill")

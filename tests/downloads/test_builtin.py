@@ -22,7 +22,8 @@ def spec(base: str, key: str, path: str) -> NewItem:
 
 
 async def run_once(store, http, root, policy: str, pool) -> None:
-    dl = BuiltinDownloader(store, http, root, DownloadSettings(on_existing=policy, poll_interval_s=0.05),
+    dl = BuiltinDownloader(store, http, root, DownloadSettings(on_existing=policy, poll_interval_s=0.05,
+                                                             staging_dir=root / ".partial"),
                            pool, "dl")
     stop = asyncio.Event()
     task = asyncio.create_task(dl.run(stop))

@@ -1,0 +1,142 @@
+"""What every download backend shares: claiming, the duplicate policy, finishing, failing.
+
+A backend subclasses :class:`Downloader` and fetches each claimed item into
+:meth:`Downloader.staging_path`; :meth:`Downloader.complete` seals, verifies and publishes
+it (see :mod:`daemon.downloads.finish`) and records it in the store. Backends know the
+store, the library and the staging folder, never the sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from daemon.aio import run_in_pool
+from daemon.config import DownloadSettings
+from daemon.downloads.finish import Sealed, is_image, publish, seal
+from daemon.downloads.layout import LayoutError, resolve_in_root
+from daemon.images import verify_image
+from daemon.polling import LeasedPollingLoop
+from daemon.store import Item, Store
+from daemon.store.models import NOT_FOUND
+
+log = structlog.get_logger("daemon.downloads")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a claimed item goes: the resolved library root and the file's final path."""
+
+    root: Path
+    final: Path
+
+
+class Downloader(LeasedPollingLoop[Item]):
+    """Base of the download backends. ``await run(stop)`` until stopped."""
+
+    component = "downloader"
+    backend = "base"
+    settings: DownloadSettings
+
+    def __init__(self, store: Store, library_root: Path, settings: DownloadSettings, pool: Executor,
+                 owner: str, source: str | None = None,
+                 on_downloaded: Callable[[], None] | None = None) -> None:
+        super().__init__(store, owner, source)
+        self.library_root = library_root
+        self.settings = settings
+        self.pool = pool
+        self.on_downloaded = on_downloaded
+
+    async def claim(self, limit: int) -> list[Item]:
+        return await self.store.claim_items(self.owner, limit, self.lease_s, source=self.source)
+
+    async def release(self) -> int:
+        return await self.store.release_items(self.owner)
+
+    @staticmethod
+    def staging_name(item: Item, final: Path) -> str:
+        """``<16 hex of the item id>-<final name>``: unique per item, readable in listings."""
+        return f"{item.id:016x}-{final.name}"
+
+    def staging_path(self, item: Item, final: Path) -> Path:
+        """The file a backend fetches ``item`` into."""
+        return self.settings.staging / self.staging_name(item, final)
+
+    async def target(self, item: Item) -> Target:
+        """Resolve the item's layout path inside the library (in a thread: NAS mounts hang).
+
+        Raises:
+            LayoutError: no url or path, or a path leaving the library root.
+            OSError: the folders cannot be created.
+        """
+        if not item.path or not item.url:
+            raise LayoutError("item has no url or layout path")
+        root = await asyncio.to_thread(self.library_root.resolve)
+        final = await asyncio.to_thread(resolve_in_root, root, item.path)
+        await asyncio.to_thread(self.settings.staging.mkdir, parents=True, exist_ok=True)
+        return Target(root, final)
+
+    async def adopt_existing(self, item: Item, target: Target) -> bool:
+        """``skip`` policy: a complete file already at the path is recorded, not fetched again.
+
+        Returns True when the item is done (adopted); False when it must be fetched.
+        """
+        if self.settings.on_existing != "skip" or not await asyncio.to_thread(target.final.exists):
+            return False
+        try:
+            sealed = await asyncio.to_thread(seal, target.final, item.checksum)
+            if self.settings.verify_images and is_image(target.final):
+                await run_in_pool(self.pool, verify_image, target.final)
+        except ValueError as exc:  # CorruptImage, ChecksumMismatch
+            log.warning("existing_file_invalid_refetching", path=item.path, reason=str(exc))
+            return False
+        await self._record(item, target, target.final, sealed, adopted=True)
+        return True
+
+    async def complete(self, item: Item, target: Target, staged: Path,
+                       expected_size: int | None = None) -> Path:
+        """Seal, verify and publish ``staged``; record the item as downloaded.
+
+        Raises:
+            ChecksumMismatch: size or checksum differ (the staged file is left for the caller).
+            CorruptImage: an image that does not decode.
+            LayoutError, OSError: publishing failed.
+        """
+        sealed = await asyncio.to_thread(seal, staged, item.checksum, expected_size)
+        if self.settings.verify_images and is_image(target.final):
+            await run_in_pool(self.pool, verify_image, staged)
+        landed = await asyncio.to_thread(publish, staged, target.final, self.settings.on_existing)
+        await self._record(item, target, landed, sealed, adopted=False)
+        return landed
+
+    async def _record(self, item: Item, target: Target, landed: Path, sealed: Sealed,
+                      adopted: bool) -> None:
+        relative = landed.relative_to(target.root).as_posix()
+        if await self.store.mark_downloaded(item.id, self.owner, relative, sealed.size_bytes, sealed.sha256):
+            log.info("existing_file_adopted" if adopted else "downloaded", path=relative,
+                     bytes=sealed.size_bytes, backend=self.backend)
+            if self.on_downloaded is not None:
+                self.on_downloaded()
+        else:
+            log.warning("download_lease_lost", path=relative)
+
+    async def fail(self, item: Item, code: str, message: str) -> None:
+        """Final failure: the item is ``failed`` with ``code`` and ``message`` (in words)."""
+        level = log.info if code == NOT_FOUND else log.warning
+        level("download_failed", error_code=code, error=message, url=item.url, attempt=item.attempts)
+        await self.store.mark_item_failed(item.id, self.owner, code, message)
+
+    async def retry_later(self, item: Item, code: str, message: str) -> None:
+        """A transient failure: retried with backoff until ``max_attempts``, then final."""
+        if item.attempts >= self.settings.max_attempts:
+            await self.fail(item, code, f"{message} (gave up after {item.attempts} attempts)")
+            return
+        delay_s = self.settings.retry_delay_s(item.attempts)
+        log.warning("download_retry_scheduled", error_code=code, error=message, url=item.url,
+                    attempt=item.attempts, retry_in_s=round(delay_s, 1))
+        await self.store.retry_item(item.id, self.owner, code, message, delay_s)

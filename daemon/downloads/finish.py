@@ -1,0 +1,159 @@
+"""Finishing a download, whichever backend fetched it: verify, then publish atomically.
+
+A backend fetches into the staging folder (``[downloads] staging_dir``, by default
+``{library}/.partial``). :func:`seal` fsyncs the staged file and hashes it (SHA-256 for the
+store, plus the source's expected checksum when it published one); images are then fully
+decoded (:func:`daemon.images.verify_image`, in the CPU pool); :func:`publish` renames the
+file to its layout path with ``os.replace`` (atomic on one file system) and fsyncs the
+folder. So a file is at its library path only when complete and verified. When the staging
+folder is on another file system, the file is copied to ``<final>.part`` beside its
+destination, fsynced, then renamed (never a partial file at the final path).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.downloads.layout import LayoutError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp"})
+# aria2c(1) --checksum=<TYPE>=<DIGEST> names → hashlib names
+CHECKSUM_ALGORITHMS = {
+    "md5": "md5", "sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256",
+    "sha-384": "sha384", "sha-512": "sha512",
+}
+
+
+class ChecksumMismatch(ValueError):
+    """The staged file does not match the checksum the source published."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A staged file that is complete on disk: size in bytes and SHA-256 hex digest."""
+
+    size_bytes: int
+    sha256: str
+
+
+def parse_checksum(spec: str) -> tuple[str, str]:
+    """``"sha-256=<hex>"`` → ``("sha256", "<hex>")`` (aria2's TYPE=DIGEST form).
+
+    Raises:
+        ValueError: unknown type or a digest that is not hex.
+    """
+    kind, _, digest = spec.partition("=")
+    algorithm = CHECKSUM_ALGORITHMS.get(kind.strip().lower())
+    digest = digest.strip().lower()
+    if algorithm is None or not digest or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"unsupported checksum {spec!r} (want e.g. sha-256=<hex> or md5=<hex>)")
+    return algorithm, digest
+
+
+def is_image(path: Path) -> bool:
+    """True when the name says image (only those are decoded for verification)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a directory so a rename in it survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def seal(staged: Path, checksum: str | None = None, expected_size: int | None = None) -> Sealed:
+    """fsync ``staged``, hash it and check size and checksum (blocking: run in a thread).
+
+    Raises:
+        ChecksumMismatch: digest or size differ from what was expected.
+        OSError: the file cannot be read.
+    """
+    sha = hashlib.sha256()
+    extra = None
+    want = None
+    if checksum:
+        algorithm, want = parse_checksum(checksum)
+        extra = hashlib.new(algorithm) if algorithm != "sha256" else None
+    size = 0
+    with staged.open("rb") as fh:
+        os.fsync(fh.fileno())
+        while block := fh.read(1 << 20):
+            size += len(block)
+            sha.update(block)
+            if extra is not None:
+                extra.update(block)
+    if expected_size is not None and size != expected_size:
+        raise ChecksumMismatch(f"size {size} bytes, expected {expected_size}")
+    if want is not None:
+        got = (extra or sha).hexdigest()
+        if got != want:
+            raise ChecksumMismatch(f"checksum mismatch: got {got[:16]}…, expected {want[:16]}…")
+    return Sealed(size, sha.hexdigest())
+
+
+def _link_no_clobber(staged: Path, final: Path) -> bool:
+    """Hard-link ``staged`` at ``final`` unless it exists; False when it does."""
+    try:
+        os.link(staged, final)
+    except FileExistsError:
+        return False
+    os.unlink(staged)
+    return True
+
+
+def _copy_across(staged: Path, final: Path) -> None:
+    part = final.with_name(final.name + ".part")
+    try:
+        shutil.copyfile(staged, part)
+        with part.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, final)
+    finally:
+        part.unlink(missing_ok=True)
+    staged.unlink()
+
+
+def publish(staged: Path, final: Path, policy: str) -> Path:
+    """Move a sealed file to ``final`` (blocking: run in a thread); returns where it landed.
+
+    ``policy`` applies when ``final`` exists: ``overwrite`` and ``skip`` replace it (skip
+    was decided before fetching), ``rename`` picks ``name-1.ext``, ``name-2.ext``… without
+    ever clobbering a file that appears meanwhile (hard links refuse to overwrite).
+
+    Raises:
+        LayoutError: no free name left (``rename``).
+        OSError: the move failed.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if policy == "rename":
+        candidates = [final] + [final.with_name(f"{final.stem}-{n}{final.suffix}") for n in range(1, 10_000)]
+        for candidate in candidates:
+            try:
+                if _link_no_clobber(staged, candidate):
+                    fsync_dir(candidate.parent)
+                    return candidate
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                    raise
+                if candidate.exists():  # no hard links here: best effort check-then-rename
+                    continue
+                final = candidate
+                break
+        else:
+            raise LayoutError(f"no free name next to {final}")
+    try:
+        os.replace(staged, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        _copy_across(staged, final)
+    fsync_dir(final.parent)
+    return final
