@@ -144,6 +144,19 @@ class HttpClient:
             self._hosts[host] = state
         return state
 
+    async def admit(self, url: str) -> None:
+        """Wait until one more request to ``url``'s host is allowed (rate limit, Retry-After hold).
+
+        For requests made outside this client (aria2c downloads): each takes one token of the
+        host's ``requests_per_minute``; its concurrency is aria2c's own business.
+        """
+        state = self._host(urlsplit(url).netloc)
+        delay = state.not_before - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if state.limiter is not None:
+            await state.limiter.acquire()
+
     def _retry_hook(self, exc: Exception) -> bool | float:
         if isinstance(exc, _Retryable):
             if exc.retry_after_s is not None:

@@ -96,9 +96,7 @@ class LeasedPollingLoop(ABC, Generic[T]):
                 free = self.capacity - len(self._inflight)
                 claimed = await self.claim(free) if free > 0 else []
                 for work in claimed:
-                    task = asyncio.create_task(self.handle(work))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
+                    self.start_work(work)
                 if not claimed or len(self._inflight) >= self.capacity:
                     await wait_any([self.wake, self._slot_freed, stop], self.poll_interval_s)
         finally:
@@ -107,6 +105,12 @@ class LeasedPollingLoop(ABC, Generic[T]):
             released = await self.release()
             if released:
                 log.info("leases_released", component=self.component, count=released)
+
+    def start_work(self, work: T) -> None:
+        """Handle ``work`` (already leased) in its own task, counted as in flight."""
+        task = asyncio.create_task(self.handle(work))
+        self._inflight.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)

@@ -16,7 +16,8 @@ import structlog
 
 from daemon.aio import lease_owner, owner_is_dead
 from daemon.config import Config
-from daemon.downloads.builtin import BuiltinDownloader
+from daemon.downloads.base import Downloader
+from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
 from daemon.store import Store
 from daemon.worker import Worker
@@ -34,7 +35,7 @@ class Resources:
     http: HttpClient
     pool: ThreadPoolExecutor
     processors: dict[str, Processor]
-    downloader: BuiltinDownloader
+    downloader: Downloader
     worker: Worker
 
 
@@ -44,6 +45,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
 
     Raises:
         sqlite3.Error, OSError: the database or data folder cannot be opened.
+        Aria2Missing: ``downloads.backend = "aria2"`` without an aria2c binary.
     """
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(cfg.data_dir.mkdir, parents=True, exist_ok=True)
@@ -61,10 +63,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         processors = await asyncio.to_thread(build_processors, cfg)
         worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
                         lease_owner(f"{role}-worker"), source=source)
-        downloader = BuiltinDownloader(store, http, cfg.library.root, cfg.downloads, pool,
-                                       lease_owner(f"{role}-downloader"), source=source,
-                                       on_downloaded=worker.wake.set)
-        if cfg.downloads.backend == "auto":
-            log.info("download_backend", backend="builtin",
-                     reason="the aria2c controller is not available in this version")
+        downloader = build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),
+                                      name=f"{role}-{source}" if source else role, source=source,
+                                      on_downloaded=worker.wake.set)
         yield Resources(cfg, store, http, pool, processors, downloader, worker)

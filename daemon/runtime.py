@@ -22,6 +22,7 @@ import structlog
 
 from daemon import notify
 from daemon.config import Config, ConfigError, changed_sections, load_config
+from daemon.downloads.aria2.process import Aria2Missing
 from daemon.harvest import harvest_window
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
@@ -186,7 +187,7 @@ class Daemon:
         cfg = self.cfg
         try:
             return await self._run(cfg)
-        except (OSError, sqlite3.Error) as exc:  # e.g. the data folder is not writable
+        except (OSError, sqlite3.Error, Aria2Missing) as exc:  # e.g. the data folder is not writable
             log.critical("startup_failed", reason=f"{type(exc).__name__}: {exc}",
                          db=str(cfg.db_path), library=str(cfg.library.root))
             notify.sd_notify(f"STATUS=startup failed: {exc}", f"ERRNO={getattr(exc, 'errno', 0) or 5}")

@@ -24,8 +24,11 @@ async def skycam() -> AsyncIterator[tuple[SkycamSite, str]]:
         await server.close()
 
 
-def skycam_config_text(base_url: str, **source_overrides: object) -> str:
-    """A config.toml for the imitation: fast retries, data under the config's folder."""
+def skycam_config_text(base_url: str, backend: str = "builtin", **source_overrides: object) -> str:
+    """A config.toml for the imitation: fast retries, data under the config's folder.
+
+    ``backend`` is the download backend (the aria2c backend has its own tests).
+    """
     source = {
         "kind": '"skycam"',
         "url_template": f'"{url_template(base_url)}"',
@@ -49,6 +52,8 @@ max_attempts = 4
 backoff_initial_s = 0.01
 backoff_max_s = 0.05
 [downloads]
+backend = "{backend}"
+retry_backoff_s = 0.2
 concurrency = 4
 poll_interval_s = 0.2
 [worker]
@@ -65,9 +70,9 @@ threshold = 0.6
 def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Config]]:
     """Write a config for the imitation at ``base_url`` into tmp_path; returns (path, Config)."""
 
-    def write(base_url: str, **overrides: object) -> tuple[Path, Config]:
+    def write(base_url: str, backend: str = "builtin", **overrides: object) -> tuple[Path, Config]:
         path = tmp_path / "config.toml"
-        path.write_text(skycam_config_text(base_url, **overrides), encoding="utf-8")
+        path.write_text(skycam_config_text(base_url, backend, **overrides), encoding="utf-8")
         return path, load_config(path)
 
     return write

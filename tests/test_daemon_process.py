@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import skycam_config_text
-
-
-class DaemonProcess:
-    """A ``harvestd run`` child whose JSON log lines are collected as they arrive."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.events: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc.stderr is not None
-        async for line in self.proc.stderr:
-            text = line.decode().rstrip("\n")
-            self.raw.append(text)
-            with contextlib.suppress(ValueError):
-                self.events.append(json.loads(text))
-
-    async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout_s: float = 30.0,
-                       start: int = 0) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            for event in self.events[start:]:
-                if pred(event):
-                    return event
-            if self.proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-        raise AssertionError("event not seen; log:\n" + "\n".join(self.raw[-40:]))
+from tests.procs import DaemonProcess
 
 
 def _notify_socket(path: Path) -> socket.socket:

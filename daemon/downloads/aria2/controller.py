@@ -1,0 +1,295 @@
+"""The aria2c backend: claimed items become aria2 downloads; the store stays the truth.
+
+Each claimed item is added with ``aria2.addUri`` under a deterministic GID (the item id as
+16 hex digits, so adding again after any restart is idempotent), into the staging folder
+as ``<gid>-<name>``, with the source's checksum when it has one. Notifications only hint
+that something finished; :meth:`Aria2Downloader.reconcile` compares aria2's active, waiting
+and stopped lists with the downloads this process tracks: finished ones are handed to their
+item's task (seal, verify, publish, record — as the built-in backend), missing ones are
+added again, unknown ones left by an earlier run are adopted when their item is free, and
+progress (bytes done/total, speed) is written to the store for ``harvestd status``.
+aria2's error codes decide retry or final (:mod:`daemon.downloads.aria2.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from daemon.config import DownloadSettings
+from daemon.downloads.aria2.errors import Aria2Failure, classify
+from daemon.downloads.aria2.process import Aria2Process
+from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
+from daemon.downloads.aria2.supervisor import Aria2Supervisor
+from daemon.downloads.base import Downloader, Target
+from daemon.downloads.finish import ChecksumMismatch, parse_checksum
+from daemon.downloads.layout import LayoutError
+from daemon.http import HttpClient
+from daemon.images import CorruptImage
+from daemon.store import Item, Store, Transfer
+from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
+
+log = structlog.get_logger("daemon.downloads.aria2")
+KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "connections",
+        "errorCode", "errorMessage"]
+LIVE = frozenset({"active", "waiting", "paused"})
+STOPPED = frozenset({"complete", "error", "removed"})
+LIST_MAX = 10_000
+
+
+def gid_for(item_id: int) -> str:
+    """The item's aria2 GID: its id as 16 hex digits (GID 0 is reserved; ids start at 1)."""
+    return f"{item_id:016x}"
+
+
+def item_id_of(gid: str) -> int | None:
+    """Inverse of :func:`gid_for`; None for a GID harvestd did not make."""
+    try:
+        value = int(gid, 16)
+    except ValueError:
+        return None
+    return value if len(gid) == 16 and value > 0 else None
+
+
+def _int(status: dict[str, Any], key: str) -> int:
+    try:
+        return int(status.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass
+class Tracked:
+    """A download this process owns: its item, paths, and the future its outcome lands in."""
+
+    item: Item
+    target: Target
+    staged: Path
+    gid: str
+    outcome: asyncio.Future[dict[str, Any]]
+    checksum_retried: bool = False
+
+
+class Aria2Downloader(Downloader):
+    """Download loop over the store, driving a supervised aria2c. ``await run(stop)``."""
+
+    backend = "aria2"
+
+    def __init__(self, store: Store, http: HttpClient, library_root: Path, settings: DownloadSettings,
+                 pool: Executor, owner: str, *, name: str, state_dir: Path, runtime_dir: Path,
+                 source: str | None = None, on_downloaded: Callable[[], None] | None = None) -> None:
+        """Raises :class:`~daemon.downloads.aria2.process.Aria2Missing` without an aria2c binary."""
+        super().__init__(store, library_root, settings, pool, owner, source, on_downloaded)
+        self.http = http
+        process = Aria2Process(settings.aria2, name=name, state_dir=state_dir, runtime_dir=runtime_dir,
+                               staging=settings.staging, user_agent=http.settings.user_agent)
+        self.supervisor = Aria2Supervisor(process, http.session, lambda: self.settings.aria2,
+                                          self.reconcile)
+        self._tracked: dict[str, Tracked] = {}
+        self._purge: set[str] = set()
+
+    @property
+    def capacity(self) -> int:
+        return self.settings.aria2.effective_queue_depth
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Supervise aria2c and hand it claimed items until ``stop``; then stop aria2c."""
+        supervisor_stop = asyncio.Event()
+        supervising = asyncio.create_task(self.supervisor.run(supervisor_stop), name="aria2-supervisor")
+        try:
+            await super().run(stop)
+        finally:
+            supervisor_stop.set()
+            await supervising
+
+    async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
+        """On stop, downloads stay in aria2c's saved session; their leases are released."""
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ one item
+    async def handle(self, work: Item) -> None:
+        with structlog.contextvars.bound_contextvars(source=work.source, key=work.key):
+            await self._download(work)
+
+    async def _download(self, item: Item) -> None:
+        tracked: Tracked | None = None
+        keep_in_aria2 = False
+        try:
+            if item.checksum:
+                parse_checksum(item.checksum)
+            target = await self.target(item)
+            if await self.adopt_existing(item, target):
+                return
+            staged = self.staging_path(item, target.final)
+            future = asyncio.get_running_loop().create_future()
+            tracked = Tracked(item, target, staged, gid_for(item.id), future)
+            self._tracked[tracked.gid] = tracked
+            await self.http.admit(item.url or "")
+            await self._submit(tracked)
+            await self._follow(tracked)
+        except ChecksumMismatch as exc:  # size differs from what aria2 reported
+            await self._discard(tracked)
+            await self.fail(item, CHECKSUM_ERROR, str(exc))
+        except CorruptImage as exc:
+            await self._discard(tracked)
+            await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
+        except ValueError as exc:  # an unusable checksum from the source
+            await self.fail(item, CHECKSUM_ERROR, str(exc))
+        except (LayoutError, OSError) as exc:
+            await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            keep_in_aria2 = True  # stopping: aria2c saves it in its session, the next run adopts it
+            raise
+        except Exception as exc:  # one bad item never kills the loop
+            log.exception("download_crashed")
+            await self.fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        finally:
+            if tracked is not None and self._tracked.get(tracked.gid) is tracked:
+                del self._tracked[tracked.gid]
+                if not keep_in_aria2:
+                    self._purge.add(tracked.gid)
+
+    async def _follow(self, tracked: Tracked) -> None:
+        item = tracked.item
+        while True:
+            status = await tracked.outcome
+            state = status.get("status")
+            if state == "complete":
+                await self.complete(item, tracked.target, tracked.staged,
+                                    expected_size=_int(status, "totalLength") or None)
+                return
+            if state == "removed":
+                failure = Aria2Failure(0, "removed from aria2c outside harvestd", "retry", NETWORK_ERROR)
+            else:
+                failure = classify(status.get("errorCode"), str(status.get("errorMessage") or ""))
+            if failure.policy == "checksum" and not tracked.checksum_retried:
+                log.warning("download_checksum_mismatch_refetching", error=failure.words)
+                tracked.checksum_retried = True
+                await self._discard(tracked)
+                tracked.outcome = asyncio.get_running_loop().create_future()
+                await self._submit(tracked)
+                continue
+            if failure.policy == "retry":  # partial data stays staged: the next attempt resumes
+                await self.retry_later(item, failure.error_code, failure.words)
+            else:
+                await self._discard(tracked)
+                await self.fail(item, failure.error_code, failure.words)
+            return
+
+    async def _submit(self, tracked: Tracked) -> None:
+        """Add to aria2c unless it already has this GID; while aria2c is down, the first
+        reconcile after it is back adds it (every tracked download missing there is added)."""
+        rpc = self.supervisor.rpc
+        if not self.supervisor.ready.is_set() or rpc is None:
+            return
+        with contextlib.suppress(Aria2Unavailable):  # the supervisor restarts; reconcile re-adds
+            await self._add(rpc, tracked)
+
+    async def _add(self, rpc: Aria2Rpc, tracked: Tracked) -> None:
+        try:
+            status = await rpc.call("aria2.tellStatus", tracked.gid, KEYS)
+        except Aria2Error:
+            status = None  # "GID … is not found": not there yet
+        if status is not None and status.get("status") in LIVE:
+            log.info("aria2_download_resumed", gid=tracked.gid)
+            return
+        await asyncio.to_thread(_drop_stale_staged, tracked.staged)
+        options = {"gid": tracked.gid, "dir": str(tracked.staged.parent), "out": tracked.staged.name}
+        if tracked.item.checksum:
+            options["checksum"] = tracked.item.checksum
+        removed, added = await rpc.multicall([
+            ("aria2.removeDownloadResult", [tracked.gid]),
+            ("aria2.addUri", [[tracked.item.url], options]),
+        ])
+        del removed  # "not found" is the usual answer
+        if isinstance(added, Aria2Error) and not tracked.outcome.done():
+            tracked.outcome.set_result({"status": "error", "errorCode": "28",
+                                        "errorMessage": f"aria2c refused the download: {added.message}"})
+        self.supervisor.kick()
+
+    async def _discard(self, tracked: Tracked | None) -> None:
+        """Delete the staged file and its ``.aria2`` control file."""
+        if tracked is None:
+            return
+        for path in (tracked.staged, _control_file(tracked.staged)):
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(path.unlink, True)
+
+    # ------------------------------------------------------------------ reconcile
+    async def reconcile(self, rpc: Aria2Rpc, full: bool) -> None:
+        """Compare aria2c's lists with what this process tracks (see the module docstring)."""
+        if self._purge:
+            gids, self._purge = sorted(self._purge), set()
+            await rpc.multicall([("aria2.removeDownloadResult", [g]) for g in gids])
+        calls: list[tuple[str, list[Any]]] = [("aria2.tellStopped", [0, LIST_MAX, KEYS])]
+        if full:
+            calls += [("aria2.tellActive", [KEYS]), ("aria2.tellWaiting", [0, LIST_MAX, KEYS])]
+        seen: dict[str, dict[str, Any]] = {}
+        for answer in await rpc.multicall(calls):
+            if isinstance(answer, Aria2Error):
+                raise Aria2Unavailable(f"aria2c could not list downloads: {answer.message}")
+            for status in answer:
+                seen[str(status.get("gid"))] = status
+        progress: list[Transfer] = []
+        orphans: list[dict[str, Any]] = []
+        for gid, status in seen.items():
+            tracked = self._tracked.get(gid)
+            if tracked is None:
+                orphans.append(status)
+            elif status.get("status") in STOPPED:
+                if not tracked.outcome.done():
+                    tracked.outcome.set_result(status)
+            else:
+                progress.append(Transfer(tracked.item.id, gid, str(status.get("status")),
+                                         _int(status, "completedLength"), _int(status, "totalLength"),
+                                         _int(status, "downloadSpeed"), _int(status, "connections")))
+        if not full:
+            self._purge.update(s["gid"] for s in orphans if s.get("status") in STOPPED)
+            return
+        for gid, tracked in list(self._tracked.items()):
+            if gid not in seen and not tracked.outcome.done():
+                log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
+                await self._add(rpc, tracked)
+        await self._adopt(rpc, orphans)
+        await self.store.record_transfers(progress)
+
+    async def _adopt(self, rpc: Aria2Rpc, orphans: list[dict[str, Any]]) -> None:
+        """Downloads aria2c has but nobody here follows (a session from an earlier run)."""
+        stopped = [s["gid"] for s in orphans if s.get("status") in STOPPED]
+        self._purge.update(stopped)
+        live = {item_id_of(s["gid"]): s["gid"] for s in orphans if s.get("status") in LIVE}
+        live.pop(None, None)
+        if not live:
+            return
+        ids = [i for i in live if i is not None]
+        adopted = await self.store.claim_items_by_id(self.owner, ids, self.lease_s)
+        for item in adopted:
+            log.info("aria2_download_adopted", gid=live[item.id], source=item.source, key=item.key)
+            self.start_work(item)
+        rest = [live[i] for i in ids if i not in {it.id for it in adopted}]
+        if rest:  # done already, or leased by another process: not ours to continue
+            log.info("aria2_foreign_downloads_removed", count=len(rest))
+            await rpc.multicall([("aria2.forceRemove", [g]) for g in rest])
+            self._purge.update(rest)
+
+
+def _control_file(staged: Path) -> Path:
+    return staged.with_name(staged.name + ".aria2")
+
+
+def _drop_stale_staged(staged: Path) -> None:
+    """A staged file without its ``.aria2`` control file cannot be resumed safely: delete it.
+
+    (With preallocation its length says nothing about how much of it was written.)
+    """
+    if staged.exists() and not _control_file(staged).exists():
+        staged.unlink()
