@@ -162,6 +162,10 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _mib(n_bytes: int) -> str:
+    return f"{n_bytes / (1 << 20):.1f}"
+
+
 def _status(cfg: Config, n_errors: int) -> int:
     from daemon.store import Store
 
@@ -174,6 +178,7 @@ def _status(cfg: Config, n_errors: int) -> int:
             counts = await store.status_counts()
             runs = await store.last_runs(5)
             errors = await store.last_errors(n_errors)
+            transfers = await store.transfers(20)
         print(f"database {cfg.db_path}")
         print("items:")
         for row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
@@ -181,6 +186,15 @@ def _status(cfg: Config, n_errors: int) -> int:
         print("results:")
         for row in counts["results"] or [{"source": "-", "processor": "-", "status": "-", "n": 0}]:
             print(f"  {row['source']:<16} {row['processor']:<10} {row['status']:<12} {row['n']:>8}")
+        if transfers:
+            done = sum(t["completed_bytes"] for t in transfers)
+            total = sum(t["total_bytes"] for t in transfers)
+            speed = sum(t["speed_bps"] for t in transfers)
+            print(f"downloading now: {len(transfers)} ({_mib(done)}/{_mib(total)} MiB, {_mib(speed)} MiB/s)")
+            for t in transfers:
+                print(f"  {t['source']:<16} {t['key']:<24} {t['state']:<8} "
+                      f"{_mib(t['completed_bytes'])}/{_mib(t['total_bytes'])} MiB "
+                      f"{_mib(t['speed_bps'])} MiB/s connections={t['connections']} ({t['updated_at']})")
         print("last runs:")
         for run in runs:
             print(f"  #{run['id']} {run['source']} {run['trigger']} {run['started_at']} "
