@@ -24,6 +24,10 @@ from tests.fakes.file_server import FileSite
 MIB = 1 << 20
 
 
+def _proc_bytes(name: str) -> bytes:
+    return (Path("/proc") / name).read_bytes()
+
+
 @pytest.fixture
 async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
     site = FileSite()
@@ -181,13 +185,13 @@ async def test_child_is_private_loopback_only_and_outside_the_notify_protocol(fi
         process = supervisor.process
         assert process.proc is not None
         pid = process.proc.pid
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        cmdline = _proc_bytes(f"{pid}/cmdline").split(b"\0")
+        environ = _proc_bytes(f"{pid}/environ").split(b"\0")
         assert not any(process.secret.encode() in arg for arg in cmdline)  # the secret is not in argv
         assert process.conf.stat().st_mode & 0o777 == 0o600
         assert f"rpc-secret={process.secret}" in process.conf.read_text()
         assert not any(e.startswith((b"NOTIFY_SOCKET=", b"WATCHDOG_")) for e in environ)
-        listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        listening = _proc_bytes("net/tcp").decode().splitlines()[1:]
         port_hex = f"{process.port:04X}"
         mine = [ln.split()[1] for ln in listening if ln.split()[1].endswith(":" + port_hex)
                 and ln.split()[3] == "0A"]
