@@ -93,7 +93,7 @@ class Aria2Settings(_Model):
     connect_timeout_s: int = Field(30, ge=1, le=600)
     save_session_interval_s: int = Field(30, ge=1, le=3600)
     auto_save_interval_s: int = Field(5, ge=1, le=600)  # .aria2 control file refresh
-    queue_depth: int = Field(0, ge=0, le=10000)  # items handed to aria2c at once; 0 = 4 × concurrent
+    queue_depth: int = Field(0, ge=0, le=10000)  # items handed to aria2c at once; 0 = auto
     reconcile_interval_s: float = Field(5.0, gt=0, le=300)
     rpc_timeout_s: float = Field(15.0, gt=0, le=300)
     restart_backoff_max_s: float = Field(60.0, gt=0, le=3600)
@@ -101,7 +101,7 @@ class Aria2Settings(_Model):
     @property
     def effective_queue_depth(self) -> int:
         """Items in aria2c's queue at once (active + waiting)."""
-        return self.queue_depth or max(8, 4 * self.max_concurrent_downloads)
+        return self.queue_depth or max(32, 10 * self.max_concurrent_downloads)
 
 
 class DownloadSettings(_Model):

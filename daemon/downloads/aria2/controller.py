@@ -75,6 +75,7 @@ class Tracked:
     gid: str
     outcome: asyncio.Future[dict[str, Any]]
     checksum_retried: bool = False
+    submitted: bool = False  # aria2c accepted it (or already had it)
 
 
 class Aria2Downloader(Downloader):
@@ -200,7 +201,9 @@ class Aria2Downloader(Downloader):
         except Aria2Error:
             status = None  # "GID … is not found": not there yet
         if status is not None and status.get("status") in LIVE:
-            log.info("aria2_download_resumed", gid=tracked.gid)
+            if not tracked.submitted:
+                log.info("aria2_download_continues", gid=tracked.gid)
+                tracked.submitted = True
             return
         await asyncio.to_thread(_drop_stale_staged, tracked.staged)
         options = {"gid": tracked.gid, "dir": str(tracked.staged.parent), "out": tracked.staged.name}
@@ -211,7 +214,9 @@ class Aria2Downloader(Downloader):
             ("aria2.addUri", [[tracked.item.url], options]),
         ])
         del removed  # "not found" is the usual answer
-        if isinstance(added, Aria2Error) and not tracked.outcome.done():
+        if not isinstance(added, Aria2Error):
+            tracked.submitted = True
+        elif not tracked.outcome.done():
             tracked.outcome.set_result({"status": "error", "errorCode": "28",
                                         "errorMessage": f"aria2c refused the download: {added.message}"})
         self.supervisor.kick()
@@ -257,7 +262,8 @@ class Aria2Downloader(Downloader):
             return
         for gid, tracked in list(self._tracked.items()):
             if gid not in seen and not tracked.outcome.done():
-                log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
+                if tracked.submitted:  # aria2c lost it (restarted without it in its session)
+                    log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
                 await self._add(rpc, tracked)
         await self._adopt(rpc, orphans)
         await self.store.record_transfers(progress)
