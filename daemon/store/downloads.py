@@ -96,20 +96,29 @@ class DownloadQueries(StoreBase):
         async with self._tx() as db:
             return (await db.execute(sql, params)).rowcount
 
-    async def claim_items_by_id(self, owner: str, item_ids: Sequence[int], lease_s: float) -> list[Item]:
-        """Lease exactly these items when free (discovered, or their lease expired).
-
-        Used to adopt downloads a restarted aria2c resumed from its session file.
+    async def claim_items_by_id(self, owner: str, item_ids: Sequence[int], lease_s: float,
+                                source: str | None = None) -> list[Item]:
+        """Lease exactly these items (of ``source``, if given) when free: discovered, or
+        their lease expired. Used to adopt downloads aria2c resumed from its session file.
         """
         now = time.time()
         async with self._tx() as db, db.execute(
             "UPDATE items SET status = 'downloading', lease_owner = ?, lease_until = ?,"
             " attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))"
             " AND (status = 'discovered' OR (status = 'downloading' AND lease_until < ?))"
-            " RETURNING *",
-            (owner, now + lease_s, utc_now_iso(), json.dumps(list(item_ids)), now),
+            " AND (? IS NULL OR source = ?) RETURNING *",
+            (owner, now + lease_s, utc_now_iso(), json.dumps(list(item_ids)), now, source, source),
         ) as cur:
             return [Item.from_row(r) for r in await cur.fetchall()]
+
+    async def items_in_flight(self, item_ids: Sequence[int]) -> set[int]:
+        """Which of ``item_ids`` are being downloaded by someone (a live lease)."""
+        rows = await self._read(
+            "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+            " AND status = 'downloading' AND lease_until >= ?",
+            (json.dumps(list(item_ids)), time.time()),
+        )
+        return {r[0] for r in rows}
 
     async def retry_item(self, item_id: int, owner: str, error_code: str, message: str,
                          delay_s: float) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestServer
 
 from daemon import notify
@@ -18,6 +19,7 @@ from daemon.downloads.aria2.errors import classify
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.resources import open_resources
+from daemon.store import Store
 from tests.downloads.aria2_harness import aria2_config, file_item, library_files, require_aria2c, running
 from tests.fakes.file_server import FileSite
 
@@ -215,3 +217,47 @@ async def test_backend_choice(tmp_path, caplog):
     found = found.model_copy(update={"downloads": found.downloads.model_copy(update={"backend": "auto"})})
     async with open_resources(found, "test") as res:
         assert res.downloader.backend == "aria2"
+
+
+async def test_a_saved_session_is_continued_and_foreign_downloads_are_removed(filesite, tmp_path):
+    site, base = filesite
+    cfg = aria2_config(tmp_path)
+    data = {f"b{i}.fits": site.add(f"b{i}.fits", 6 * MIB) for i in range(3)}
+    site.rate_bps = MIB // 4
+    async with running(cfg) as run:  # three downloads under way, then a graceful stop
+        await run.res.store.add_items("files", [file_item(base, n) for n in data])
+        run.downloader.wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while min(site.bytes_sent[n] for n in data) < MIB:
+            assert loop.time() < deadline, "downloads did not start"
+            await asyncio.sleep(0.05)
+    ids = {r[0]: r[1] for r in await _read_items(cfg.db_path)}
+    session = (cfg.data_dir / "aria2-test.session").read_text()
+    assert all(gid_for(ids[n]) in session for n in data)  # aria2c saved all three
+    # meanwhile b2 was settled elsewhere; and this run hands aria2c one item at a time
+    await _exec(cfg.db_path, "UPDATE items SET status = 'failed', error_code = 'storage' WHERE key = 'b2.fits'")
+    site.rate_bps = MIB // 2
+    one = cfg.model_copy(update={"downloads": cfg.downloads.model_copy(
+        update={"aria2": cfg.downloads.aria2.model_copy(update={"queue_depth": 1})})})
+    with structlog.testing.capture_logs() as logs:
+        async with running(one) as run:
+            rows = await run.settle()
+    events = {e["event"] for e in logs}
+    assert "aria2_download_adopted" in events and "aria2_foreign_downloads_removed" in events
+    assert rows["b0.fits"]["status"] == rows["b1.fits"]["status"] == "processed"
+    assert rows["b2.fits"]["status"] == "failed"
+    for name in ("b0.fits", "b1.fits"):
+        assert (cfg.library.root / "files" / name).read_bytes() == data[name]
+    # the foreign download's staged data is gone too: nothing but the two files
+    assert library_files(cfg.library.root) == ["files/b0.fits", "files/b1.fits"]
+
+
+async def _read_items(db: Path) -> list[tuple[str, int]]:
+    async with Store.open(db) as store:
+        return [(r["key"], r["id"]) for r in await store._read("SELECT key, id FROM items")]
+
+
+async def _exec(db: Path, sql: str) -> None:
+    async with Store.open(db) as store, store._tx() as tx:
+        await tx.execute(sql)

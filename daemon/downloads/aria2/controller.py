@@ -95,6 +95,7 @@ class Aria2Downloader(Downloader):
                                           self.reconcile)
         self._tracked: dict[str, Tracked] = {}
         self._purge: set[str] = set()
+        self._doomed: dict[str, list[Path]] = {}  # GID → staged files to delete once removed
 
     @property
     def capacity(self) -> int:
@@ -200,10 +201,13 @@ class Aria2Downloader(Downloader):
             status = await rpc.call("aria2.tellStatus", tracked.gid, KEYS)
         except Aria2Error:
             status = None  # "GID … is not found": not there yet
-        if status is not None and status.get("status") in LIVE:
-            if not tracked.submitted:
-                log.info("aria2_download_continues", gid=tracked.gid)
+        state = status.get("status") if status is not None else None
+        if state in LIVE or (state == "complete" and await asyncio.to_thread(tracked.staged.exists)):
+            if not tracked.submitted:  # resumed from aria2c's session (or finished meanwhile)
+                log.info("aria2_download_continues", gid=tracked.gid, state=state)
                 tracked.submitted = True
+            if state == "complete" and status is not None and not tracked.outcome.done():
+                tracked.outcome.set_result(status)
             return
         await asyncio.to_thread(_drop_stale_staged, tracked.staged)
         options = {"gid": tracked.gid, "dir": str(tracked.staged.parent), "out": tracked.staged.name}
@@ -244,6 +248,9 @@ class Aria2Downloader(Downloader):
                 raise Aria2Unavailable(f"aria2c could not list downloads: {answer.message}")
             for status in answer:
                 seen[str(status.get("gid"))] = status
+        for gid in [g for g in self._doomed if full and seen.get(g, {}).get("status") not in LIVE]:
+            for path in self._doomed.pop(gid):
+                await asyncio.to_thread(_delete_staged, path)
         progress: list[Transfer] = []
         orphans: list[dict[str, Any]] = []
         for gid, status in seen.items():
@@ -257,8 +264,7 @@ class Aria2Downloader(Downloader):
                 progress.append(Transfer(tracked.item.id, gid, str(status.get("status")),
                                          _int(status, "completedLength"), _int(status, "totalLength"),
                                          _int(status, "downloadSpeed"), _int(status, "connections")))
-        if not full:
-            self._purge.update(s["gid"] for s in orphans if s.get("status") in STOPPED)
+        if not full:  # orphans are dealt with by the next full pass
             return
         for gid, tracked in list(self._tracked.items()):
             if gid not in seen and not tracked.outcome.done():
@@ -269,27 +275,49 @@ class Aria2Downloader(Downloader):
         await self.store.record_transfers(progress)
 
     async def _adopt(self, rpc: Aria2Rpc, orphans: list[dict[str, Any]]) -> None:
-        """Downloads aria2c has but nobody here follows (a session from an earlier run)."""
-        stopped = [s["gid"] for s in orphans if s.get("status") in STOPPED]
-        self._purge.update(stopped)
-        live = {item_id_of(s["gid"]): s["gid"] for s in orphans if s.get("status") in LIVE}
-        live.pop(None, None)
+        """Downloads aria2c has but nobody here follows (a session from an earlier run).
+
+        Free items are leased and continued; the rest (done already, failed, or leased by
+        another process) are removed from aria2c, and their staged data deleted unless
+        someone is downloading that item right now.
+        """
+        live: dict[int, str] = {}  # unfinished or complete: worth continuing
+        for status in orphans:
+            item_id = item_id_of(str(status.get("gid")))
+            if item_id is not None and status.get("status") in LIVE | {"complete"}:
+                live[item_id] = status["gid"]
+            else:
+                self._purge.add(str(status.get("gid")))
         if not live:
             return
-        ids = [i for i in live if i is not None]
-        adopted = await self.store.claim_items_by_id(self.owner, ids, self.lease_s)
+        adopted = await self.store.claim_items_by_id(self.owner, list(live), self.lease_s, self.source)
         for item in adopted:
             log.info("aria2_download_adopted", gid=live[item.id], source=item.source, key=item.key)
             self.start_work(item)
-        rest = [live[i] for i in ids if i not in {it.id for it in adopted}]
-        if rest:  # done already, or leased by another process: not ours to continue
-            log.info("aria2_foreign_downloads_removed", count=len(rest))
-            await rpc.multicall([("aria2.forceRemove", [g]) for g in rest])
-            self._purge.update(rest)
+        rest = {i: g for i, g in live.items() if i not in {it.id for it in adopted}}
+        if not rest:
+            return
+        in_flight = await self.store.items_in_flight(list(rest))
+        answers = await rpc.multicall([("aria2.tellStatus", [g, ["files"]]) for g in rest.values()])
+        await rpc.multicall([("aria2.forceRemove", [g]) for g in rest.values()])
+        self._purge.update(rest.values())
+        log.info("aria2_foreign_downloads_removed", count=len(rest))
+        staging = self.settings.staging
+        for (item_id, gid), answer in zip(rest.items(), answers, strict=True):
+            if item_id in in_flight or isinstance(answer, Aria2Error):
+                continue
+            paths = [Path(str(e.get("path") or "")) for e in answer.get("files") or []]
+            # deleted once aria2c has let go (it rewrites the control file while removing)
+            self._doomed[gid] = [p for p in paths if p.parent == staging]
 
 
 def _control_file(staged: Path) -> Path:
     return staged.with_name(staged.name + ".aria2")
+
+
+def _delete_staged(staged: Path) -> None:
+    staged.unlink(missing_ok=True)
+    _control_file(staged).unlink(missing_ok=True)
 
 
 def _drop_stale_staged(staged: Path) -> None:
