@@ -8,6 +8,7 @@ from pathlib import Path
 
 from daemon.backfill import collect_specs, run_backfill
 from daemon.store import Store
+from tests.downloads.aria2_harness import require_aria2c
 
 DAY = ("2024-06-15T00:00", "2024-06-15T23:59")
 GAPS = {"2024-06-15T03:22", "2024-06-15T12:42", "2024-06-15T13:02", "2024-06-15T18:52", "2024-06-15T23:52"}
@@ -123,3 +124,24 @@ async def test_backfill_cli_summary_line_and_bad_ranges(skycam, write_config, tm
     code, out, err = await run_cli("backfill", "sky", "--since", "yesterday",
                                    "--until", "2024-06-14T12:00", "--config", str(path), cwd=tmp_path)
     assert code == 2 and "bad timestamp 'yesterday'" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_backfill_through_aria2c_downloads_verifies_and_classifies(skycam, write_config):
+    require_aria2c()
+    site, base = skycam
+    site.gaps.add("2024-06-15T12:22")
+    site.corrupt_keys.add("2024-06-15T12:42")  # a truncated JPEG must never be published
+    _, cfg = write_config(base, backend="aria2")
+    specs = await collect_specs(cfg, "sky", "2024-06-15T12:00", "2024-06-15T13:59")
+    counts, interrupted = await run_backfill(cfg, "sky", specs)
+    assert not interrupted
+    assert (counts.total, counts.new, counts.duplicates, counts.failed) == (12, 10, 0, 2)
+    async with Store.open(cfg.db_path) as store:
+        rows = await store.result_rows("sky")
+        states = await store.item_states("sky", [s.key for s in specs])
+    assert states["2024-06-15T12:22"] == ("failed", "not_found")
+    assert states["2024-06-15T12:42"] == ("failed", "corrupt")
+    assert len(rows) == 10 and {r["status"] for r in rows} == {"completed"}
+    published = sorted(p.relative_to(cfg.library.root).as_posix()
+                       for p in cfg.library.root.rglob("*") if p.is_file())
+    assert published == sorted(r["path"] for r in rows)  # staging empty, no .aria2 files

@@ -261,3 +261,24 @@ async def _read_items(db: Path) -> list[tuple[str, int]]:
 async def _exec(db: Path, sql: str) -> None:
     async with Store.open(db) as store, store._tx() as tx:
         await tx.execute(sql)
+
+
+async def test_a_hung_aria2c_is_killed_and_replaced(filesite, tmp_path):
+    site, base = filesite
+    cfg = aria2_config(tmp_path, extra="rpc_timeout_s = 1\n")
+    data = site.add("x.bin", 3 * MIB)
+    site.rate_bps = MIB
+    async with running(cfg) as run:
+        supervisor = run.downloader.supervisor
+        await asyncio.wait_for(supervisor.ready.wait(), 15)
+        assert supervisor.process.proc is not None
+        hung = supervisor.process.proc.pid
+        os.kill(hung, signal.SIGSTOP)  # alive but silent: only an RPC timeout can tell
+        await run.res.store.add_items("files", [file_item(base, "x.bin")])
+        run.downloader.wake.set()
+        rows = await run.settle()
+        assert supervisor.restarts >= 1 and supervisor.process.proc.pid != hung
+    assert rows["x.bin"]["status"] == "processed"
+    assert (cfg.library.root / "files/x.bin").read_bytes() == data
+    with pytest.raises(ProcessLookupError):
+        os.kill(hung, 0)
