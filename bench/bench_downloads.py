@@ -120,11 +120,11 @@ verify_images = false
                 break
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
-        failed = await res.store._read("SELECT COUNT(*) FROM items WHERE status = 'failed'")
+        failed = await res.store._read("SELECT key, last_error FROM items WHERE status = 'failed'")
         stop.set()
         await task
-    if failed[0][0]:
-        raise RuntimeError(f"{failed[0][0]} downloads failed")
+    if failed:
+        raise RuntimeError(f"{len(failed)} downloads failed, e.g. {failed[0][0]}: {failed[0][1]}")
     return elapsed
 
 
@@ -137,13 +137,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", default="20x50000000", help="COUNTxBYTES (default 20x50000000)")
     parser.add_argument("--small", default="2000x100000", help="COUNTxBYTES (default 2000x100000)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where served and fetched files go (default: the system temp folder;"
+                             " /dev/shm takes the VM's disk out of the comparison)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="repeat each pair, alternating who goes first; medians are compared")
     args = parser.parse_args()
     if shutil.which("aria2c") is None:
         sys.exit("aria2c is needed (Debian package 'aria2')")
     configure_logging("warning", "console")
-    with tempfile.TemporaryDirectory(prefix="harvestd-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="harvestd-bench-", dir=args.workdir) as tmp:
         tmp_path = Path(tmp)
         for label, shape in (("large", args.large), ("small", args.small)):
             count, size = parse_shape(shape)

@@ -6,11 +6,12 @@ import asyncio
 import contextvars
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def wait_any(events: list[asyncio.Event], timeout_s: float) -> None:
@@ -57,3 +58,40 @@ def owner_is_dead(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class GroupCommit(Generic[T, R]):
+    """Batch concurrent writes into one call (group commit): ``await gc.submit(row)``.
+
+    The first caller starts a flush; rows submitted while a flush runs go together into
+    the next one. ``write_many(rows)`` returns one answer per row, in order; its exception
+    is raised in every caller of that batch.
+    """
+
+    def __init__(self, write_many: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+        self._write_many = write_many
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, row: T) -> R:
+        """Queue ``row`` and wait for the batch it lands in to be written."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        # shielded: a cancelled caller must not cancel the write of the whole batch
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                answers = await self._write_many([row for row, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)

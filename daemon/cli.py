@@ -94,15 +94,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harvestd: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "check-config":
-        names = ", ".join(f"{n} ({s.kind})" for n, s in cfg.sources.items()) or "none"
-        print(f"{path}: OK; database {cfg.db_path}; library {cfg.library.root}; sources: {names}")
-        return EXIT_OK
+        return _check_config(path, cfg)
     configure_logging(args.log_level or cfg.daemon.log_level, args.log_format)
     if args.command == "run":
         return _run(path, cfg)
     if args.command == "backfill":
         return _backfill(cfg, args)
     return _status(cfg, args.errors)
+
+
+def _check_config(path: Path, cfg: Config) -> int:
+    from daemon.downloads.aria2.process import find_aria2c
+
+    aria2c = find_aria2c(cfg.downloads.aria2.binary)
+    if cfg.downloads.backend == "aria2" and aria2c is None:
+        print(f"{path}: downloads.backend = \"aria2\" but {cfg.downloads.aria2.binary!r} is not on PATH"
+              " (install Debian's 'aria2' package)", file=sys.stderr)
+        return EXIT_USAGE
+    backend = "builtin" if cfg.downloads.backend == "builtin" or aria2c is None else f"aria2 ({aria2c})"
+    names = ", ".join(f"{n} ({s.kind})" for n, s in cfg.sources.items()) or "none"
+    print(f"{path}: OK; database {cfg.db_path}; library {cfg.library.root}; downloads: {backend};"
+          f" sources: {names}")
+    return EXIT_OK
 
 
 def _run(path: Path, cfg: Config) -> int:

@@ -93,3 +93,14 @@ def test_check_config_exit_codes(tmp_path):
     assert res.returncode == 2 and "sources.sky.bogus: unknown key" in res.stderr
     missing = run_cli("check-config", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
     assert missing.returncode == 2 and "no such config file" in missing.stderr
+
+
+def test_check_config_names_the_download_backend(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(SKY + '\n[downloads]\nbackend = "aria2"\n[downloads.aria2]\nbinary = "no-such-aria2c"\n',
+                      encoding="utf-8")
+    res = run_cli("check-config", cwd=tmp_path)
+    assert res.returncode == 2 and "'no-such-aria2c' is not on PATH" in res.stderr
+    config.write_text(SKY + '\n[downloads]\nbackend = "builtin"\n', encoding="utf-8")
+    res = run_cli("check-config", cwd=tmp_path)
+    assert res.returncode == 0 and "downloads: builtin;" in res.stdout

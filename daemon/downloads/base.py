@@ -16,16 +16,21 @@ from pathlib import Path
 
 import structlog
 
-from daemon.aio import run_in_pool
+from daemon.aio import GroupCommit, run_in_pool
 from daemon.config import DownloadSettings
 from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.images import verify_image
 from daemon.polling import LeasedPollingLoop
-from daemon.store import Item, Store
+from daemon.store import Downloaded, Item, Store
 from daemon.store.models import NOT_FOUND
 
 log = structlog.get_logger("daemon.downloads")
+
+
+def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
+                      expected_size: int | None) -> tuple[Sealed, Path]:
+    return seal(staged, checksum, expected_size), publish(staged, final, policy)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Target:
 
     root: Path
     final: Path
+    existed: bool = False  # a file was at ``final`` when the item was claimed
 
 
 class Downloader(LeasedPollingLoop[Item]):
@@ -51,6 +57,17 @@ class Downloader(LeasedPollingLoop[Item]):
         self.settings = settings
         self.pool = pool
         self.on_downloaded = on_downloaded
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._records: GroupCommit[Downloaded, bool] = GroupCommit(self._record_many)
+
+    async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
+        """On stop: cancel downloads still transferring (their leases are released; aria2c
+        keeps them in its session), but let those already publishing a file finish, so no
+        file lands in the library without its record (``rename`` would otherwise duplicate it).
+        """
+        for task in tasks - self._finishing:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def claim(self, limit: int) -> list[Item]:
         return await self.store.claim_items(self.owner, limit, self.lease_s, source=self.source)
@@ -76,17 +93,22 @@ class Downloader(LeasedPollingLoop[Item]):
         """
         if not item.path or not item.url:
             raise LayoutError("item has no url or layout path")
-        root = await asyncio.to_thread(self.library_root.resolve)
-        final = await asyncio.to_thread(resolve_in_root, root, item.path)
-        await asyncio.to_thread(self.settings.staging.mkdir, parents=True, exist_ok=True)
-        return Target(root, final)
+        path, staging = item.path, self.settings.staging
+
+        def resolve() -> Target:
+            root = self.library_root.resolve()
+            staging.mkdir(parents=True, exist_ok=True)
+            final = resolve_in_root(root, path)
+            return Target(root, final, final.exists())
+
+        return await asyncio.to_thread(resolve)
 
     async def adopt_existing(self, item: Item, target: Target) -> bool:
         """``skip`` policy: a complete file already at the path is recorded, not fetched again.
 
         Returns True when the item is done (adopted); False when it must be fetched.
         """
-        if self.settings.on_existing != "skip" or not await asyncio.to_thread(target.final.exists):
+        if self.settings.on_existing != "skip" or not target.existed:
             return False
         try:
             sealed = await asyncio.to_thread(seal, target.final, item.checksum)
@@ -107,23 +129,38 @@ class Downloader(LeasedPollingLoop[Item]):
             CorruptImage: an image that does not decode.
             LayoutError, OSError: publishing failed.
         """
-        sealed = await asyncio.to_thread(seal, staged, item.checksum, expected_size)
-        if self.settings.verify_images and is_image(target.final):
-            await run_in_pool(self.pool, verify_image, staged)
-        landed = await asyncio.to_thread(publish, staged, target.final, self.settings.on_existing)
-        await self._record(item, target, landed, sealed, adopted=False)
+        task = asyncio.current_task()
+        if task is not None:
+            self._finishing.add(task)
+        try:
+            policy = self.settings.on_existing
+            if self.settings.verify_images and is_image(target.final):
+                sealed = await asyncio.to_thread(seal, staged, item.checksum, expected_size)
+                await run_in_pool(self.pool, verify_image, staged)
+                landed = await asyncio.to_thread(publish, staged, target.final, policy)
+            else:  # one trip to a thread: seal and publish
+                sealed, landed = await asyncio.to_thread(_seal_and_publish, staged, target.final,
+                                                         policy, item.checksum, expected_size)
+            await self._record(item, target, landed, sealed, adopted=False)
+        finally:
+            if task is not None:
+                self._finishing.discard(task)
         return landed
 
     async def _record(self, item: Item, target: Target, landed: Path, sealed: Sealed,
                       adopted: bool) -> None:
         relative = landed.relative_to(target.root).as_posix()
-        if await self.store.mark_downloaded(item.id, self.owner, relative, sealed.size_bytes, sealed.sha256):
+        if await self._records.submit(Downloaded(item.id, relative, sealed.size_bytes, sealed.sha256)):
             log.info("existing_file_adopted" if adopted else "downloaded", path=relative,
                      bytes=sealed.size_bytes, backend=self.backend)
             if self.on_downloaded is not None:
                 self.on_downloaded()
         else:
             log.warning("download_lease_lost", path=relative)
+
+    async def _record_many(self, rows: list[Downloaded]) -> list[bool]:
+        done = await self.store.mark_downloaded_many(self.owner, rows)
+        return [row.item_id in done for row in rows]
 
     async def fail(self, item: Item, code: str, message: str) -> None:
         """Final failure: the item is ``failed`` with ``code`` and ``message`` (in words)."""

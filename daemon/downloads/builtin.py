@@ -44,12 +44,6 @@ class BuiltinDownloader(Downloader):
     def capacity(self) -> int:
         return self.settings.concurrency
 
-    async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
-        """Downloads can be long: cancel them (their leases are released, the .part removed)."""
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     async def handle(self, work: Item) -> None:
         # every line logged while downloading this item (HTTP retries too) names it
         with structlog.contextvars.bound_contextvars(source=work.source, key=work.key):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from daemon.store.base import StoreBase
-from daemon.store.models import Item, Transfer, utc_now_iso
+from daemon.store.models import Downloaded, Item, Transfer, utc_now_iso
 
 
 class DownloadQueries(StoreBase):
@@ -49,26 +49,43 @@ class DownloadQueries(StoreBase):
 
         Returns False (and changes nothing) when ``owner`` no longer holds the lease.
         """
+        done = await self.mark_downloaded_many(owner, [Downloaded(item_id, path, size_bytes, sha256)])
+        return item_id in done
+
+    async def mark_downloaded_many(self, owner: str, rows: Sequence[Downloaded]) -> set[int]:
+        """:meth:`mark_downloaded` for many items in one transaction (a group commit).
+
+        Returns the ids recorded; an item whose lease ``owner`` lost is left unchanged.
+        """
         now = utc_now_iso()
+        batch = json.dumps([{"id": r.item_id, "path": r.path, "bytes": r.size_bytes, "sha256": r.sha256}
+                            for r in rows])
         async with self._tx() as db:
-            cur = await db.execute(
+            async with db.execute(
                 "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
-                " ELSE 'downloaded' END, path = ?, bytes = ?, sha256 = ?, error_code = NULL,"
-                " last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?"
-                " WHERE id = ? AND lease_owner = ? AND status = 'downloading'",
-                (path, size_bytes, sha256, now, item_id, owner),
-            )
-            if cur.rowcount != 1:
-                return False
-            await db.execute("DELETE FROM transfers WHERE item_id = ?", (item_id,))
+                " ELSE 'downloaded' END, path = d.path, bytes = d.bytes, sha256 = d.sha256,"
+                " error_code = NULL, last_error = NULL, lease_owner = NULL, lease_until = NULL,"
+                " updated_at = ? FROM (SELECT json_extract(value, '$.id') AS id,"
+                " json_extract(value, '$.path') AS path, json_extract(value, '$.bytes') AS bytes,"
+                " json_extract(value, '$.sha256') AS sha256 FROM json_each(?)) AS d"
+                " WHERE items.id = d.id AND items.lease_owner = ? AND items.status = 'downloading'"
+                " RETURNING items.id",
+                (now, batch, owner),
+            ) as cur:
+                done = {r[0] for r in await cur.fetchall()}
+            if not done:
+                return done
+            ids = json.dumps(sorted(done))
+            await db.execute("DELETE FROM transfers WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
             await db.execute(
                 "INSERT INTO results (item_id, processor, created_at, updated_at)"
-                " SELECT ?, value, ?, ? FROM json_each((SELECT processors FROM items WHERE id = ?))"
-                " WHERE true ON CONFLICT (item_id, processor) DO UPDATE SET status = 'pending',"
-                " attempts = 0, error = NULL, updated_at = excluded.updated_at",
-                (item_id, now, now, item_id),
+                " SELECT i.id, p.value, ?, ? FROM items i, json_each(i.processors) p"
+                " WHERE i.id IN (SELECT value FROM json_each(?)) ON CONFLICT (item_id, processor)"
+                " DO UPDATE SET status = 'pending', attempts = 0, error = NULL,"
+                " updated_at = excluded.updated_at",
+                (now, now, ids),
             )
-        return True
+        return done
 
     async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
         """Final failure of a download (``error_code`` from :mod:`daemon.store.models`)."""
@@ -111,14 +128,14 @@ class DownloadQueries(StoreBase):
         ) as cur:
             return [Item.from_row(r) for r in await cur.fetchall()]
 
-    async def items_in_flight(self, item_ids: Sequence[int]) -> set[int]:
-        """Which of ``item_ids`` are being downloaded by someone (a live lease)."""
+    async def items_in_flight(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """Which of ``item_ids`` someone is downloading (a live lease): id → lease owner."""
         rows = await self._read(
-            "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+            "SELECT id, lease_owner FROM items WHERE id IN (SELECT value FROM json_each(?))"
             " AND status = 'downloading' AND lease_until >= ?",
             (json.dumps(list(item_ids)), time.time()),
         )
-        return {r[0] for r in rows}
+        return {r[0]: r[1] for r in rows}
 
     async def retry_item(self, item_id: int, owner: str, error_code: str, message: str,
                          delay_s: float) -> bool:

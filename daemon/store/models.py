@@ -118,3 +118,13 @@ class Transfer:
     total_bytes: int
     speed_bps: int
     connections: int = 0
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A finished download to record: its library path, size in bytes, SHA-256 hex digest."""
+
+    item_id: int
+    path: str
+    size_bytes: int
+    sha256: str

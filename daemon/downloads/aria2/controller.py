@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from daemon.aio import GroupCommit
 from daemon.config import DownloadSettings
 from daemon.downloads.aria2.errors import Aria2Failure, classify
 from daemon.downloads.aria2.process import Aria2Process
@@ -76,6 +77,8 @@ class Tracked:
     outcome: asyncio.Future[dict[str, Any]]
     checksum_retried: bool = False
     submitted: bool = False  # aria2c accepted it (or already had it)
+    submitted_at: float = 0.0  # loop time of that
+    adding: bool = False
 
 
 class Aria2Downloader(Downloader):
@@ -96,6 +99,7 @@ class Aria2Downloader(Downloader):
         self._tracked: dict[str, Tracked] = {}
         self._purge: set[str] = set()
         self._doomed: dict[str, list[Path]] = {}  # GID → staged files to delete once removed
+        self._adds: GroupCommit[Tracked, Any] = GroupCommit(self._add_many)
 
     @property
     def capacity(self) -> int:
@@ -110,12 +114,6 @@ class Aria2Downloader(Downloader):
         finally:
             supervisor_stop.set()
             await supervising
-
-    async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
-        """On stop, downloads stay in aria2c's saved session; their leases are released."""
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------------ one item
     async def handle(self, work: Item) -> None:
@@ -197,33 +195,55 @@ class Aria2Downloader(Downloader):
             await self._add(rpc, tracked)
 
     async def _add(self, rpc: Aria2Rpc, tracked: Tracked) -> None:
+        """Make sure aria2c has this download (one add at a time per download)."""
+        if tracked.adding:
+            return
+        tracked.adding = True
+        try:
+            # no tellStatus first: an add of a GID aria2c already has is refused, checked below
+            added = await self._adds.submit(tracked)
+            if not isinstance(added, Aria2Error):
+                tracked.submitted = True
+                tracked.submitted_at = asyncio.get_running_loop().time()
+            elif not await self._already_there(rpc, tracked) and not tracked.outcome.done():
+                tracked.outcome.set_result({"status": "error", "errorCode": "28",
+                                            "errorMessage": f"aria2c refused the download: {added.message}"})
+        finally:
+            tracked.adding = False
+
+    async def _add_many(self, batch: list[Tracked]) -> list[Any]:
+        """Adds gathered while the previous batch was sent: one thread trip, one multicall."""
+        rpc = self.supervisor.rpc
+        if rpc is None or not self.supervisor.ready.is_set():
+            raise Aria2Unavailable("aria2c is not running")
+        await asyncio.to_thread(_drop_stale_staged, *[t.staged for t in batch])
+        calls: list[tuple[str, list[Any]]] = []
+        for t in batch:
+            options = {"gid": t.gid, "dir": str(t.staged.parent), "out": t.staged.name}
+            if t.item.checksum:
+                options["checksum"] = t.item.checksum
+            calls.append(("aria2.removeDownloadResult", [t.gid]))  # an old attempt's result, if any
+            calls.append(("aria2.addUri", [[t.item.url], options]))
+        answers = await rpc.multicall(calls)
+        return answers[1::2]
+
+    async def _already_there(self, rpc: Aria2Rpc, tracked: Tracked) -> bool:
+        """True when aria2c has this GID unfinished (e.g. from its session) or finished with
+        the staged file present; a finished one resolves the download's outcome."""
         try:
             status = await rpc.call("aria2.tellStatus", tracked.gid, KEYS)
         except Aria2Error:
-            status = None  # "GID … is not found": not there yet
-        state = status.get("status") if status is not None else None
+            return False  # "GID … is not found"
+        state = status.get("status")
         if state in LIVE or (state == "complete" and await asyncio.to_thread(tracked.staged.exists)):
-            if not tracked.submitted:  # resumed from aria2c's session (or finished meanwhile)
+            if not tracked.submitted:
                 log.info("aria2_download_continues", gid=tracked.gid, state=state)
                 tracked.submitted = True
-            if state == "complete" and status is not None and not tracked.outcome.done():
+                tracked.submitted_at = asyncio.get_running_loop().time()
+            if state == "complete" and not tracked.outcome.done():
                 tracked.outcome.set_result(status)
-            return
-        await asyncio.to_thread(_drop_stale_staged, tracked.staged)
-        options = {"gid": tracked.gid, "dir": str(tracked.staged.parent), "out": tracked.staged.name}
-        if tracked.item.checksum:
-            options["checksum"] = tracked.item.checksum
-        removed, added = await rpc.multicall([
-            ("aria2.removeDownloadResult", [tracked.gid]),
-            ("aria2.addUri", [[tracked.item.url], options]),
-        ])
-        del removed  # "not found" is the usual answer
-        if not isinstance(added, Aria2Error):
-            tracked.submitted = True
-        elif not tracked.outcome.done():
-            tracked.outcome.set_result({"status": "error", "errorCode": "28",
-                                        "errorMessage": f"aria2c refused the download: {added.message}"})
-        self.supervisor.kick()
+            return True
+        return False
 
     async def _discard(self, tracked: Tracked | None) -> None:
         """Delete the staged file and its ``.aria2`` control file."""
@@ -243,6 +263,7 @@ class Aria2Downloader(Downloader):
         if full:
             calls += [("aria2.tellActive", [KEYS]), ("aria2.tellWaiting", [0, LIST_MAX, KEYS])]
         seen: dict[str, dict[str, Any]] = {}
+        listed_at = asyncio.get_running_loop().time()
         for answer in await rpc.multicall(calls):
             if isinstance(answer, Aria2Error):
                 raise Aria2Unavailable(f"aria2c could not list downloads: {answer.message}")
@@ -267,9 +288,13 @@ class Aria2Downloader(Downloader):
         if not full:  # orphans are dealt with by the next full pass
             return
         for gid, tracked in list(self._tracked.items()):
-            if gid not in seen and not tracked.outcome.done():
-                if tracked.submitted:  # aria2c lost it (restarted without it in its session)
-                    log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
+            if gid in seen or tracked.outcome.done() or tracked.adding:
+                continue
+            if not tracked.submitted:  # claimed while aria2c was down
+                await self._add(rpc, tracked)
+            elif tracked.submitted_at < listed_at:  # aria2c lost it (restarted without it)
+                log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
+                tracked.submitted = False
                 await self._add(rpc, tracked)
         await self._adopt(rpc, orphans)
         await self.store.record_transfers(progress)
@@ -298,6 +323,9 @@ class Aria2Downloader(Downloader):
         if not rest:
             return
         in_flight = await self.store.items_in_flight(list(rest))
+        rest = {i: g for i, g in rest.items() if in_flight.get(i) != self.owner}  # ours: tracked soon
+        if not rest:
+            return
         answers = await rpc.multicall([("aria2.tellStatus", [g, ["files"]]) for g in rest.values()])
         await rpc.multicall([("aria2.forceRemove", [g]) for g in rest.values()])
         self._purge.update(rest.values())
@@ -320,10 +348,11 @@ def _delete_staged(staged: Path) -> None:
     _control_file(staged).unlink(missing_ok=True)
 
 
-def _drop_stale_staged(staged: Path) -> None:
+def _drop_stale_staged(*staged_files: Path) -> None:
     """A staged file without its ``.aria2`` control file cannot be resumed safely: delete it.
 
     (With preallocation its length says nothing about how much of it was written.)
     """
-    if staged.exists() and not _control_file(staged).exists():
-        staged.unlink()
+    for staged in staged_files:
+        if staged.exists() and not _control_file(staged).exists():
+            staged.unlink()

@@ -26,6 +26,7 @@ log = structlog.get_logger("daemon.downloads.aria2")
 HINTS = frozenset({"aria2.onDownloadComplete", "aria2.onDownloadError", "aria2.onDownloadStop",
                    "aria2.onBtDownloadComplete"})
 CONNECT_TIMEOUT_S = 15.0
+COALESCE_S = 0.02
 # options aria2.changeGlobalOption accepts at run time (aria2c(1) "aria2.changeGlobalOption")
 LIVE_OPTIONS = ("max-concurrent-downloads", "max-overall-download-limit", "max-download-limit",
                 "split", "max-connection-per-server", "min-split-size", "max-tries", "retry-wait",
@@ -118,6 +119,8 @@ class Aria2Supervisor:
             while not stop.is_set():
                 interval_s = self._settings().reconcile_interval_s
                 await wait_any([self._kick, stop], max(0.0, last_full + interval_s - loop.time()))
+                if self._kick.is_set():
+                    await asyncio.sleep(COALESCE_S)  # one pass for a burst of notifications
                 self._kick.clear()
                 if stop.is_set():
                     return
