@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_downloads.py
 
 model: $(STAMP)
 	$(PY) scripts/build_octas_model.py

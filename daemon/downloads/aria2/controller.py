@@ -123,9 +123,13 @@ class Aria2Downloader(Downloader):
     async def _download(self, item: Item) -> None:
         tracked: Tracked | None = None
         keep_in_aria2 = False
-        try:
-            if item.checksum:
+        if item.checksum:
+            try:
                 parse_checksum(item.checksum)
+            except ValueError as exc:
+                await self.fail(item, CHECKSUM_ERROR, f"unusable checksum from the source: {exc}")
+                return
+        try:
             target = await self.target(item)
             if await self.adopt_existing(item, target):
                 return
@@ -142,8 +146,6 @@ class Aria2Downloader(Downloader):
         except CorruptImage as exc:
             await self._discard(tracked)
             await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
-        except ValueError as exc:  # an unusable checksum from the source
-            await self.fail(item, CHECKSUM_ERROR, str(exc))
         except (LayoutError, OSError) as exc:
             await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
@@ -174,6 +176,8 @@ class Aria2Downloader(Downloader):
             if failure.policy == "checksum" and not tracked.checksum_retried:
                 log.warning("download_checksum_mismatch_refetching", error=failure.words)
                 tracked.checksum_retried = True
+                # listings taken before now still show the failed attempt: ignore them
+                tracked.submitted_at = asyncio.get_running_loop().time()
                 await self._discard(tracked)
                 tracked.outcome = asyncio.get_running_loop().create_future()
                 await self._submit(tracked)
@@ -279,7 +283,8 @@ class Aria2Downloader(Downloader):
             if tracked is None:
                 orphans.append(status)
             elif status.get("status") in STOPPED:
-                if not tracked.outcome.done():
+                # only a listing taken after the latest add speaks about this attempt
+                if not tracked.outcome.done() and listed_at > tracked.submitted_at:
                     tracked.outcome.set_result(status)
             else:
                 progress.append(Transfer(tracked.item.id, gid, str(status.get("status")),
