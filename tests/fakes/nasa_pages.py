@@ -49,14 +49,37 @@ def _row(label: str, value: str) -> str:
     return f'<tr><td><b>{label}</b></td>\n<td class="table_pad"> {value} </td></tr>\n'
 
 
+_MENU = ["Home", "Search Photos", "Map Search", "Technical Search", "Mission-Roll-Frame",
+         "Cities at Night", "Collections", "Earth from Space", "Image Detectives", "Videos",
+         "Training", "Publications", "Image Use Policy", "FAQ", "Contact Us"]
+CHROME_HEAD = (
+    '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<link rel="stylesheet" href="/css/bootstrap.min.css"><link rel="stylesheet" href="/css/eol.css">'
+    '<script src="/js/jquery.min.js"></script><script src="/js/bootstrap.min.js"></script>'
+)
+CHROME_NAV = ('<nav class="navbar navbar-default"><div class="container-fluid"><ul class="nav navbar-nav">'
+              + "".join(f'<li class="dropdown"><a href="/{m.replace(" ", "")}/" class="dropdown-toggle">{m}</a>'
+                        f'<ul class="dropdown-menu"><li><a href="/{m.replace(" ", "")}/about.htm">About</a></li>'
+                        f'<li><a href="/{m.replace(" ", "")}/help.htm">Help</a></li></ul></li>'
+                        for m in _MENU)
+              + "</ul></div></nav>")
+CHROME_FOOT = ('<footer class="footer"><div class="container"><p>Curator: Earth Science and Remote Sensing'
+               ' Unit, NASA Johnson Space Center</p><p><a href="https://www.nasa.gov/">NASA</a> | '
+               '<a href="https://www.nasa.gov/about/highlights/HP_Privacy.html">Privacy Policy</a> | '
+               '<a href="/SearchPhotos/disclaimer.htm">Image Use</a></p><p>Server: 2</p></div></footer>'
+               '<script>$(function(){$(\'[data-toggle="tooltip"]\').tooltip();});</script>')
+
+
 def current_page(p: PagePhoto) -> str:
-    """The 2025 markup."""
+    """The 2025 markup, with the site's navigation, download modal and footer."""
     geotiff = (f'<a href="GetGeotiff.pl?photo={p.nasa_id}">Download GeoTIFF</a>' if p.geotiff
                else "<p>No GeoTIFF is available for this photo</p>")
-    sizes = "".join(f'<tr><td>JPEG</td><td style="text-align:right"><h5>{w} x {h} pixels</h5></td></tr>'
+    sizes = "".join(f'<tr><td><a class="btn btn-primary" href="/DatabaseImages/ESC/large/{p.mission}/'
+                    f'{p.nasa_id}.JPG" download>Download JPEG</a></td>'
+                    f'<td style="text-align:right"><h5>{w} x {h} pixels</h5></td></tr>'
                     for w, h in p.sizes)
-    return f"""<!DOCTYPE html><html><head><title>Astronaut Photo {p.nasa_id}</title></head><body>
-<nav class="navbar">Gateway to Astronaut Photography of Earth</nav>
+    return f"""<!DOCTYPE html><html><head><title>Astronaut Photo {p.nasa_id}</title>{CHROME_HEAD}</head><body>
+{CHROME_NAV}
 <div class="container">
 <div id="ImageDetails"><table class="table">
 {_row("NASA Photo ID", p.nasa_id)}{_row("Date taken", p.date)}{_row("Time taken", p.time + " GMT")}
@@ -79,7 +102,7 @@ def current_page(p: PagePhoto) -> str:
 {geotiff}
 <div id="myModal1" class="modal"><table>{sizes}</table></div>
 <p>Image courtesy of the Earth Science and Remote Sensing Unit, NASA Johnson Space Center</p>
-</div></body></html>"""
+</div>{CHROME_FOOT}</body></html>"""
 
 
 def older_page(p: PagePhoto) -> str:

@@ -21,7 +21,7 @@ from datetime import date, datetime, time
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 NMI_KM = 1.852
-NO_GEOTIFF = "no geotiff is available for this photo"
+_NO_GEOTIFF = re.compile(r"no\s+geotiff\s+is\s+available\s+for\s+this\s+photo")
 _POINT = re.compile(r"(-?[\d.]+)\s*°?\s*([NS])\s*,\s*(-?[\d.]+)\s*°?\s*([EW])", re.I)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?|-?\.\d+")
 _PIXELS = re.compile(r"(\d{3,5})\s*x\s*(\d{3,5})\s*pixels", re.I)
@@ -83,31 +83,40 @@ def _after_em(em: LexborNode) -> str:
     return _clean("".join(parts))
 
 
+def _enclosing_td(node: LexborNode) -> LexborNode | None:
+    parent = node.parent
+    while parent is not None and parent.tag not in ("td", "tr", "table", "body"):
+        parent = parent.parent
+    return parent if parent is not None and parent.tag == "td" else None
+
+
+def _last_td_after(cell: LexborNode) -> LexborNode | None:
+    found = None
+    sibling = cell.next
+    while sibling is not None:
+        if sibling.tag == "td":
+            found = sibling
+        sibling = sibling.next
+    return found
+
+
 def _labelled_values(tree: LexborHTMLParser) -> dict[str, str]:
+    """One pass over the ``<b>`` labels: ``label → value`` from either markup."""
     values: dict[str, str] = {}
-    for tr in tree.css("tr"):
-        cells = tr.css("td")
-        if len(cells) >= 2 and cells[0].css_first("b") is not None:
-            label = _label(cells[0].text(deep=True))
-            value = _clean(cells[-1].text(deep=True))
-            if label and value and label not in values:
-                values[label] = value
-    for em in tree.css("em"):
-        bold = em.css_first("b")
-        if bold is None:
-            continue
+    for bold in tree.css("b"):
         label = _label(bold.text(deep=True))
-        value = _after_em(em)
-        if not value:  # older markup: the value is in the next table cell
-            cell = em.parent
-            while cell is not None and cell.tag != "td":
-                cell = cell.parent
-            sibling = cell.next if cell is not None else None
-            while sibling is not None and sibling.tag != "td":
-                sibling = sibling.next
-            value = _clean(sibling.text(deep=True)) if sibling is not None else ""
-        if label and value:
-            values.setdefault(label, value)
+        if not label or label in values:
+            continue
+        value = ""
+        parent = bold.parent
+        if parent is not None and parent.tag == "em":
+            value = _after_em(parent)
+        if not value:  # table markup: the value is the row's last cell
+            cell = _enclosing_td(bold)
+            value_cell = _last_td_after(cell) if cell is not None else None
+            value = _clean(value_cell.text(deep=True)) if value_cell is not None else ""
+        if value:
+            values[label] = value
     return values
 
 
@@ -140,11 +149,11 @@ def parse_photo_page(html: str) -> PhotoPage:
     """
     tree = LexborHTMLParser(html)
     values = _labelled_values(tree)
-    body_text = _clean(tree.body.text(deep=True) if tree.body is not None else "")
+    body_text = (tree.body.text(deep=True) if tree.body is not None else "").replace("\xa0", " ").lower()
     nasa_id = _get(values, "nasa photo id")
     date_text = _get(values, "date taken")
     if not nasa_id or not date_text:
-        hint = "photo removed" if "removed" in body_text.lower() else "no photo ID or date on the page"
+        hint = "photo removed" if "removed" in body_text else "no photo ID or date on the page"
         raise PageError(f"not a photo page ({hint})")
     missing: list[str] = []
 
@@ -191,7 +200,7 @@ def parse_photo_page(html: str) -> PhotoPage:
     film_code, _, film_text = (fmt or "").partition(":")
     need("format", fmt)
     sizes = [tuple(int(v) for v in m.groups()) for m in
-             (_PIXELS.search(h.text(deep=True) or "") for h in tree.css("#myModal1 h5, #myModal1 td"))
+             (_PIXELS.search(h.text(deep=True) or "") for h in tree.css("#myModal1 h5"))
              if m]
     if not sizes:
         sizes = [(int(w), int(h)) for w, h in _PIXELS.findall(body_text)]
@@ -215,6 +224,6 @@ def parse_photo_page(html: str) -> PhotoPage:
         film_description=film_text.strip() or None,
         geographic_name=_get(values, "country or geographic name"), features=_get(values, "features"),
         image_sizes_px=tuple(dict.fromkeys((s[0], s[1]) for s in sizes)),
-        geotiff_available=NO_GEOTIFF not in body_text.lower(),
+        geotiff_available=_NO_GEOTIFF.search(body_text) is None,
         camera_metadata_path=metadata_path, missing=tuple(missing),
     )
