@@ -90,7 +90,7 @@ def plain_aria2c(base: str, names: list[str], out: Path) -> float:
 
 async def harvestd(base: str, names: list[str], work: Path) -> float:
     """Seconds for harvestd (store → aria2c → layout → store) to land every file."""
-    work.mkdir(parents=True)
+    await asyncio.to_thread(work.mkdir, parents=True)
     options = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in ARIA2.items())
     config = work / "config.toml"
     config.write_text(f"""
@@ -179,7 +179,8 @@ def main() -> None:
             total_mb = count * size / 1e6
             a, b = statistics.median(plain_s), statistics.median(daemon_s)
             print(f"{label}: {count} x {size / 1e6:g} MB = {total_mb:.0f} MB")
-            print(f"  rounds (s): plain {[round(x, 2) for x in plain_s]}, harvestd {[round(x, 2) for x in daemon_s]}")
+            print(f"  rounds (s): plain {[round(x, 2) for x in plain_s]},"
+                  f" harvestd {[round(x, 2) for x in daemon_s]}")
             print(f"  plain aria2c -i list : {a:6.2f} s  {total_mb / a:7.1f} MB/s  {count / a:7.1f} files/s")
             print(f"  harvestd end to end  : {b:6.2f} s  {total_mb / b:7.1f} MB/s  {count / b:7.1f} files/s")
             print(f"  ratio harvestd/plain : {a / b:.2f}")

@@ -57,12 +57,17 @@ CHROME_HEAD = (
     '<link rel="stylesheet" href="/css/bootstrap.min.css"><link rel="stylesheet" href="/css/eol.css">'
     '<script src="/js/jquery.min.js"></script><script src="/js/bootstrap.min.js"></script>'
 )
+
+
+def _menu_item(name: str) -> str:
+    slug = name.replace(" ", "")
+    return (f'<li class="dropdown"><a href="/{slug}/" class="dropdown-toggle">{name}</a>'
+            f'<ul class="dropdown-menu"><li><a href="/{slug}/about.htm">About</a></li>'
+            f'<li><a href="/{slug}/help.htm">Help</a></li></ul></li>')
+
+
 CHROME_NAV = ('<nav class="navbar navbar-default"><div class="container-fluid"><ul class="nav navbar-nav">'
-              + "".join(f'<li class="dropdown"><a href="/{m.replace(" ", "")}/" class="dropdown-toggle">{m}</a>'
-                        f'<ul class="dropdown-menu"><li><a href="/{m.replace(" ", "")}/about.htm">About</a></li>'
-                        f'<li><a href="/{m.replace(" ", "")}/help.htm">Help</a></li></ul></li>'
-                        for m in _MENU)
-              + "</ul></div></nav>")
+              + "".join(_menu_item(m) for m in _MENU) + "</ul></div></nav>")
 CHROME_FOOT = ('<footer class="footer"><div class="container"><p>Curator: Earth Science and Remote Sensing'
                ' Unit, NASA Johnson Space Center</p><p><a href="https://www.nasa.gov/">NASA</a> | '
                '<a href="https://www.nasa.gov/about/highlights/HP_Privacy.html">Privacy Policy</a> | '
