@@ -63,7 +63,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         processors = await asyncio.to_thread(build_processors, cfg)
         worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
                         lease_owner(f"{role}-worker"), source=source)
-        downloader = build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),
+        downloader = await build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),
                                       name=f"{role}-{source}" if source else role, source=source,
                                       on_downloaded=worker.wake.set)
         yield Resources(cfg, store, http, pool, processors, downloader, worker)

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from daemon.config import Config, load_config
+from tests.fakes.file_server import FileSite
 from tests.fakes.skycam_server import SkycamSite, url_template
 
 
@@ -16,6 +17,18 @@ from tests.fakes.skycam_server import SkycamSite, url_template
 async def skycam() -> AsyncIterator[tuple[SkycamSite, str]]:
     """A running imitation sky-camera server: (site state, base URL on 127.0.0.1)."""
     site = SkycamSite()
+    server = TestServer(site.app(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield site, str(server.make_url("/"))
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
+    """A running imitation static file host: (site state, base URL on 127.0.0.1)."""
+    site = FileSite()
     server = TestServer(site.app(), host="127.0.0.1")
     await server.start_server()
     try:

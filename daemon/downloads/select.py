@@ -7,6 +7,7 @@ starts aria2c.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -31,9 +32,9 @@ def runtime_dir(cfg: Config) -> Path:
     return Path(first) if first else cfg.data_dir
 
 
-def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Executor, owner: str, *,
-                     name: str, source: str | None,
-                     on_downloaded: Callable[[], None] | None) -> Downloader:
+async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Executor, owner: str, *,
+                           name: str, source: str | None,
+                           on_downloaded: Callable[[], None] | None) -> Downloader:
     """The configured download backend (not started: ``await downloader.run(stop)``).
 
     Raises:
@@ -41,10 +42,10 @@ def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Executor
     """
     settings = cfg.downloads
     if settings.backend != "builtin":
-        binary = find_aria2c(settings.aria2.binary)
+        binary = await asyncio.to_thread(find_aria2c, settings.aria2.binary)  # stats $PATH
         if binary is not None:
             log.info("download_backend", backend="aria2", binary=binary, staging=str(settings.staging))
-            return Aria2Downloader(store, http, cfg.library.root, settings, pool, owner,
+            return Aria2Downloader(store, http, cfg.library.root, settings, pool, owner, binary=binary,
                                    name=f"aria2-{name}", state_dir=cfg.data_dir,
                                    runtime_dir=runtime_dir(cfg), source=source,
                                    on_downloaded=on_downloaded)

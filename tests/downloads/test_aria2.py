@@ -6,12 +6,10 @@ import asyncio
 import hashlib
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import structlog
-from aiohttp.test_utils import TestServer
 
 from daemon import notify
 from daemon.downloads.aria2.controller import gid_for, item_id_of
@@ -21,7 +19,6 @@ from daemon.downloads.builtin import BuiltinDownloader
 from daemon.resources import open_resources
 from daemon.store import Store
 from tests.downloads.aria2_harness import aria2_config, file_item, library_files, require_aria2c, running
-from tests.fakes.file_server import FileSite
 
 MIB = 1 << 20
 
@@ -30,15 +27,6 @@ def _proc_bytes(name: str) -> bytes:
     return (Path("/proc") / name).read_bytes()
 
 
-@pytest.fixture
-async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
-    site = FileSite()
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url("/"))
-    finally:
-        await server.close()
 
 
 def test_gid_is_the_item_id_in_16_hex_digits():

@@ -7,30 +7,16 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
-from aiohttp.test_utils import TestServer
 
 from daemon.config import load_config
 from daemon.store import Store
 from tests.downloads.aria2_harness import ARIA2_CONFIG, file_item, library_files, require_aria2c
-from tests.fakes.file_server import FileSite
 from tests.procs import DaemonProcess
 
 MIB = 1 << 20
 
 
-@pytest.fixture
-async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
-    site = FileSite()
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url("/"))
-    finally:
-        await server.close()
 
 
 def _statuses(db: Path) -> dict[str, str]:

@@ -87,13 +87,15 @@ class Aria2Downloader(Downloader):
     backend = "aria2"
 
     def __init__(self, store: Store, http: HttpClient, library_root: Path, settings: DownloadSettings,
-                 pool: Executor, owner: str, *, name: str, state_dir: Path, runtime_dir: Path,
-                 source: str | None = None, on_downloaded: Callable[[], None] | None = None) -> None:
-        """Raises :class:`~daemon.downloads.aria2.process.Aria2Missing` without an aria2c binary."""
+                 pool: Executor, owner: str, *, binary: str, name: str, state_dir: Path,
+                 runtime_dir: Path, source: str | None = None,
+                 on_downloaded: Callable[[], None] | None = None) -> None:
+        """``binary`` is the resolved aria2c path; ``name`` names its session/conf/pid files."""
         super().__init__(store, library_root, settings, pool, owner, source, on_downloaded)
         self.http = http
-        process = Aria2Process(settings.aria2, name=name, state_dir=state_dir, runtime_dir=runtime_dir,
-                               staging=settings.staging, user_agent=http.settings.user_agent)
+        process = Aria2Process(settings.aria2, binary=binary, name=name, state_dir=state_dir,
+                               runtime_dir=runtime_dir, staging=settings.staging,
+                               user_agent=http.settings.user_agent)
         self.supervisor = Aria2Supervisor(process, http.session, lambda: self.settings.aria2,
                                           self.reconcile)
         self._tracked: dict[str, Tracked] = {}

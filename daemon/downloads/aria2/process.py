@@ -114,16 +114,14 @@ def _stale_pid(pidfile: Path, conf: Path) -> int | None:
 
 
 class Aria2Process:
-    """One aria2c child. ``await start()``, then ``port``/``secret``; ``await stop(rpc)``."""
+    """One aria2c child: ``await start()``, then ``port`` and ``secret``; ``kill()``, ``wait()``.
 
-    def __init__(self, settings: Aria2Settings, *, name: str, state_dir: Path, runtime_dir: Path,
-                 staging: Path, user_agent: str) -> None:
-        binary = find_aria2c(settings.binary)
-        if binary is None:
-            raise Aria2Missing(
-                f"aria2c not found (downloads.aria2.binary = {settings.binary!r}); install Debian's"
-                " 'aria2' package or set downloads.backend = \"builtin\""
-            )
+    The graceful stop over RPC is the supervisor's (:mod:`daemon.downloads.aria2.supervisor`).
+    """
+
+    def __init__(self, settings: Aria2Settings, *, binary: str, name: str, state_dir: Path,
+                 runtime_dir: Path, staging: Path, user_agent: str) -> None:
+        """``binary``: the resolved aria2c path (:func:`find_aria2c`)."""
         self.binary = binary
         self.settings = settings
         self.name = name
