@@ -15,7 +15,7 @@ import structlog
 
 from daemon import __version__
 from daemon.config import Config, ConfigError, find_config, load_config
-from daemon.logs import configure_logging
+from daemon.logs import configure_logging, register_config_secrets
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return _check_config(path, cfg)
     configure_logging(args.log_level or cfg.daemon.log_level, args.log_format)
+    register_config_secrets(cfg)
     if args.command == "run":
         return _run(path, cfg)
     if args.command == "backfill":

@@ -22,6 +22,41 @@ LogFormat = Literal["auto", "journal", "json", "logfmt", "console"]
 PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4,
             "info": 6, "debug": 7, "notset": 7}
 KEY_ORDER = ["event", "source", "key", "processor"]
+SECRET_FIELDS = frozenset({"api_key", "password", "token", "secret"})
+REDACTED = "***"
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value``: every log line has it replaced by ``***`` (values < 4 chars ignored)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def register_config_secrets(config: object) -> None:
+    """Register the values of fields named api_key / password / token / secret in the config
+    (its sources and their nested models)."""
+    sources = getattr(config, "sources", {}) or {}
+    for source in sources.values():
+        for name in type(source).model_fields:
+            if name in SECRET_FIELDS:
+                value = getattr(source, name)
+                register_secret(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, str):
+        for secret in _secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+    return value
+
+
+def redact_secrets(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: registered secrets never reach a log line (URLs, errors, tracebacks)."""
+    if not _secrets:
+        return event_dict
+    return {k: _scrub(v) for k, v in event_dict.items()}
 
 
 def stderr_is_journal() -> bool:
@@ -84,7 +119,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat
     exc: list[Processor] = [] if fmt == "console" else [structlog.processors.format_exc_info]
     renderer = _renderer(fmt)
     structlog.configure(
-        processors=[*shared, structlog.processors.StackInfoRenderer(), *exc, renderer],
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *exc, redact_secrets, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
@@ -93,7 +128,8 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, redact_secrets,
+                        renderer],
         )
     )
     root = logging.getLogger()

@@ -24,6 +24,7 @@ from daemon import notify
 from daemon.config import Config, ConfigError, changed_sections, load_config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.harvest import harvest_window
+from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.sources import Source, build_source
@@ -99,6 +100,7 @@ class Daemon:
             notify.reloading()
             try:
                 new = await asyncio.to_thread(load_config, self.config_path)
+                register_config_secrets(new)
                 sources = {n: build_source(n, s) for n, s in new.sources.items()}
                 processors = None
                 if new.processors != self.cfg.processors or new.sources != self.cfg.sources:

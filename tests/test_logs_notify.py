@@ -71,3 +71,25 @@ def test_watchdog_interval_and_child_environment(monkeypatch):
     assert not {"WATCHDOG_USEC", "WATCHDOG_PID", "NOTIFY_SOCKET"} & set(env)
     monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
     assert notify.watchdog_interval_s() is None
+
+
+REDACT = textwrap.dedent("""
+    import logging, structlog
+    from daemon.logs import configure_logging, register_secret
+    configure_logging("info", "logfmt")
+    register_secret("s3cr3t-API-key")
+    log = structlog.get_logger()
+    log.info("http_retry", url="https://eol.example/api.pl?query=x&key=s3cr3t-API-key", status=503)
+    try:
+        raise ValueError("bad answer for key=s3cr3t-API-key")
+    except ValueError:
+        log.exception("api_failed")
+    logging.getLogger("aiohttp.client").warning("GET /api.pl?key=s3cr3t-API-key failed")
+""")
+
+
+def test_registered_secrets_never_reach_a_log_line():
+    res = subprocess.run([sys.executable, "-c", REDACT], capture_output=True, text=True, timeout=60,
+                         check=True)
+    assert "s3cr3t-API-key" not in res.stderr
+    assert res.stderr.count("***") == 4, res.stderr  # url, exception message, traceback, stdlib line
