@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from daemon.aio import wait_any
 from daemon.config import Config
 from daemon.harvest import Plan, plan_backfill, settle
+from daemon.http import HttpClient
 from daemon.resources import open_resources
 from daemon.sources import build_source
 from daemon.store import NewItem, RunCounts
@@ -45,7 +46,8 @@ async def collect_specs(cfg: Config, source_name: str, since: str, until: str) -
         raise BackfillError(f"unknown source {source_name!r} (known: {known})")
     source = build_source(source_name, cfg.sources[source_name])
     try:
-        return [spec async for spec in source.backfill(since, until)]
+        async with HttpClient(cfg.http) as http:
+            return [spec async for spec in source.backfill(since, until, http)]
     except ValueError as exc:
         raise BackfillError(str(exc)) from None
 
@@ -62,6 +64,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
     # final for this run and requeued by the next backfill of the range (TRANSIENT_CODES)
     cfg = cfg.model_copy(update={"downloads": cfg.downloads.model_copy(update={"max_attempts": 1})})
     try:
+        source = build_source(source_name, cfg.sources[source_name])
         async with open_resources(cfg, "backfill", source=source_name) as res:
             run_id = await res.store.start_run(source_name, "backfill")
             components = asyncio.Event()
@@ -72,7 +75,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
             try:
                 for offset in range(0, len(specs), CHUNK_ITEMS):
                     chunk = specs[offset:offset + CHUNK_ITEMS]
-                    plan = await plan_backfill(res.store, source_name, chunk)
+                    plan = await plan_backfill(res.store, source, chunk, res.http)
                     counts.duplicates += len(plan.duplicates)
                     res.downloader.wake.set()
                     pending_keys = sorted(plan.pending)

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from daemon.config_base import _check_cron, _check_zone, _Model
+from daemon.config_nasa import NasaIssSourceConfig
 
 DEFAULT_CONFIG_PATHS = (Path("config.toml"), Path("/etc/harvestd/config.toml"))
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -27,10 +28,6 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ConfigError(Exception):
     """An invalid or unreadable configuration; ``str()`` is the one-line reason(s)."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DaemonSettings(_Model):
@@ -206,22 +203,6 @@ class ProcessorConfig(_Model):
         return self
 
 
-def _check_cron(expr: str) -> str:
-    try:
-        CronTrigger.from_crontab(expr, timezone=ZoneInfo("UTC"))
-    except ValueError as exc:
-        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
-    return expr
-
-
-def _check_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
-    return name
-
-
 class SkycamSourceConfig(_Model):
     """``[sources.NAME]`` with ``kind = "skycam"``: a sky camera publishing one JPEG per slot.
 
@@ -273,7 +254,8 @@ class SkycamSourceConfig(_Model):
         return v
 
 
-SourceConfig = SkycamSourceConfig
+SourceConfig = Annotated[SkycamSourceConfig | NasaIssSourceConfig, Field(discriminator="kind")]
+SOURCE_KINDS = ("skycam", "nasa_iss")
 
 
 class Config(_Model):
@@ -405,6 +387,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if len(loc) > 3 and loc[0] == "sources" and loc[2] in SOURCE_KINDS:
+                loc = loc[:2] + loc[3:]  # drop the discriminator pydantic adds: sources.NAME.KIND.key
             dotted = ".".join(str(p) for p in loc) or "<root>"
             line = locate_key(text, loc)
             where = f"{path}:{line}" if line else str(path)

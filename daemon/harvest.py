@@ -15,6 +15,7 @@ from datetime import datetime
 
 import structlog
 
+from daemon.http import HttpClient
 from daemon.sources import Source
 from daemon.store import NewItem, RunCounts, Store
 from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
@@ -61,12 +62,25 @@ async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
     return plan, len(inserted)
 
 
-async def harvest_window(store: Store, source: Source, now: datetime, trigger: str) -> RunCounts:
+async def enrich_new(store: Store, source: Source, specs: Sequence[NewItem],
+                     http: HttpClient) -> list[NewItem]:
+    """``specs`` with the ones not stored yet completed by :meth:`Source.enrich`."""
+    known = await store.item_states(source.name, [s.key for s in specs])
+    new = [s for s in specs if s.key not in known]
+    if not new:
+        return list(specs)
+    enriched = {s.key: s for s in await source.enrich(new, http)}
+    return [enriched.get(s.key, s) for s in specs]
+
+
+async def harvest_window(store: Store, source: Source, now: datetime, trigger: str,
+                         http: HttpClient) -> RunCounts:
     """One scheduled run of ``source`` at ``now`` (UTC): enqueue its window, record a run."""
     run_id = await store.start_run(source.name, trigger)
     counts = RunCounts()
     try:
-        specs = [spec async for spec in source.discover(now)]
+        specs = [spec async for spec in source.discover(now, http)]
+        specs = await enrich_new(store, source, specs, http)
         plan, inserted = await enqueue(store, source.name, specs, retry_codes=None)
         counts = RunCounts(total=len(specs), new=inserted, duplicates=len(plan.duplicates))
     except Exception as exc:
@@ -79,9 +93,12 @@ async def harvest_window(store: Store, source: Source, now: datetime, trigger: s
     return counts
 
 
-async def plan_backfill(store: Store, source: str, specs: Sequence[NewItem]) -> Plan:
-    """Enqueue one chunk of a backfill: transient failures retried, 404s settled."""
-    plan, _ = await enqueue(store, source, specs, retry_codes=TRANSIENT_CODES)
+async def plan_backfill(store: Store, source: Source, specs: Sequence[NewItem],
+                        http: HttpClient) -> Plan:
+    """Enqueue one chunk of a backfill: new items enriched, transient failures retried,
+    404s settled."""
+    specs = await enrich_new(store, source, specs, http)
+    plan, _ = await enqueue(store, source.name, specs, retry_codes=TRANSIENT_CODES)
     return plan
 
 

@@ -74,7 +74,7 @@ class Daemon:
         self._running_jobs.add(task)
         try:
             async with asyncio.timeout(JOB_TIMEOUT_S):
-                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule")
+                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http)
         except Exception:  # a failing run is logged; the next run tries again
             log.exception("harvest_failed", source=name)
             return

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from daemon.http import HttpClient
 from daemon.store.models import NewItem
 
 
@@ -16,7 +17,8 @@ class Source(ABC):
     """A remote place items come from (cf. gallery-dl's extractors).
 
     Subclasses declare ``kind`` and ``default_layout`` and yield :class:`NewItem` specs;
-    they never download (the downloader does) and never touch SQL (the store does).
+    they never download files (the downloader does) and never touch SQL (the store does).
+    Listings and metadata are fetched with the shared :class:`HttpClient` passed in.
     """
 
     kind: ClassVar[str]
@@ -27,16 +29,25 @@ class Source(ABC):
         self.config = config
 
     @abstractmethod
-    def discover(self, now: datetime) -> AsyncIterator[NewItem]:
+    def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[NewItem]:
         """Items a scheduled run at ``now`` (UTC) should make sure are stored."""
 
     @abstractmethod
-    def backfill(self, since: str, until: str) -> AsyncIterator[NewItem]:
+    def backfill(self, since: str, until: str, http: HttpClient) -> AsyncIterator[NewItem]:
         """Items of a past range given as text on the command line.
 
         Raises:
             ValueError: a malformed bound or ``until`` before ``since`` (one-line reason).
         """
+
+    async def enrich(self, specs: list[NewItem], http: HttpClient) -> list[NewItem]:
+        """Details only worth fetching for items not stored yet (e.g. each photo's page).
+
+        Called with the new specs only; returns them completed. A spec that cannot be
+        completed comes back with ``error`` set (it is stored as failed, with the reason).
+        The default returns the specs as they are.
+        """
+        return specs
 
 
 _REGISTRY: dict[str, type[Source]] = {}

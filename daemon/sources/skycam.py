@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.config import SkycamSourceConfig
 from daemon.downloads.layout import render_layout, sanitize_component
+from daemon.http import HttpClient
 from daemon.sources.base import Source, register
 from daemon.store.models import NewItem
 
@@ -100,14 +101,14 @@ class SkycamSource(Source):
                       "timezone": cfg.timezone},
         )
 
-    async def discover(self, now: datetime) -> AsyncIterator[NewItem]:
+    async def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[NewItem]:
         """Every valid slot of the last ``lookback_s`` seconds before ``now``."""
         local_now = now.astimezone(self.zone)
         since = local_now - timedelta(seconds=self.config.lookback_s)
         for slot in slots_between(since, local_now, self.config.minutes):
             yield self.item_for(slot, local_now.year)
 
-    async def backfill(self, since: str, until: str) -> AsyncIterator[NewItem]:
+    async def backfill(self, since: str, until: str, http: HttpClient) -> AsyncIterator[NewItem]:
         """Every valid slot of ``[since, until]`` read in the camera's time zone."""
         start, end = parse_bound(since, self.zone), parse_bound(until, self.zone)
         if end < start:

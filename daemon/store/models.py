@@ -36,6 +36,7 @@ class NewItem:
     processors: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     checksum: str | None = None  # "sha-256=<hex>" | "md5=<hex>" when the source publishes one
+    error: tuple[str, str] | None = None  # (error_code, reason): known bad at discovery → failed
 
 
 @dataclass(frozen=True)

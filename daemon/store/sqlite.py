@@ -107,6 +107,9 @@ class Store(DownloadQueries):
                 json.dumps(list(it.processors)),
                 it.path,
                 it.checksum,
+                "failed" if it.error else "discovered",
+                it.error[0] if it.error else None,
+                it.error[1][:2000] if it.error else None,
                 now,
                 now,
             )
@@ -116,8 +119,9 @@ class Store(DownloadQueries):
         async with self._tx() as db:
             for row in rows:
                 async with db.execute(
-                    "INSERT INTO items (source, key, url, captured_at, metadata, processors,"
-                    " path, checksum, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    "INSERT INTO items (source, key, url, captured_at, metadata, processors, path,"
+                    " checksum, status, error_code, last_error, created_at, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT (source, key) DO NOTHING RETURNING key",
                     row,
                 ) as cur:

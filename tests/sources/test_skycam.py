@@ -29,7 +29,7 @@ def test_year_dir_only_for_past_years():
 
 async def test_backfill_item_keys_urls_and_utc():
     src = source()
-    items = [i async for i in src.backfill("2024-01-01T00:00", "2024-01-01T01:59")]
+    items = [i async for i in src.backfill("2024-01-01T00:00", "2024-01-01T01:59", None)]
     assert [i.key for i in items][:3] == ["2024-01-01T00:02", "2024-01-01T00:12", "2024-01-01T00:22"]
     assert len(items) == 12
     first = items[0]
@@ -41,7 +41,7 @@ async def test_backfill_item_keys_urls_and_utc():
 
 async def test_month_backfill_has_the_seed_total():
     src = source()
-    items = [i async for i in src.backfill("2025-01-01T00:00", "2025-01-31T23:59")]
+    items = [i async for i in src.backfill("2025-01-01T00:00", "2025-01-31T23:59", None)]
     assert len(items) == 31 * 24 * 6 == 4464
     assert len({i.key for i in items}) == len(items)
 
@@ -49,9 +49,9 @@ async def test_month_backfill_has_the_seed_total():
 async def test_reversed_and_malformed_ranges():
     src = source()
     with pytest.raises(ValueError, match="is before"):
-        [i async for i in src.backfill("2025-01-02T00:00", "2025-01-01T00:00")]
+        [i async for i in src.backfill("2025-01-02T00:00", "2025-01-01T00:00", None)]
     with pytest.raises(ValueError, match="bad timestamp"):
-        [i async for i in src.backfill("2025-13-01T00:00", "2025-01-01T00:00")]
+        [i async for i in src.backfill("2025-13-01T00:00", "2025-01-01T00:00", None)]
 
 
 def test_dst_gap_is_skipped_and_repeated_hour_yields_once():
@@ -67,7 +67,7 @@ def test_dst_gap_is_skipped_and_repeated_hour_yields_once():
 async def test_lookback_window_of_a_scheduled_run():
     src = source(lookback_s=3600)
     now = datetime(2025, 5, 1, 15, 5, tzinfo=UTC)  # 12:05 in Córdoba
-    keys = [i.key async for i in src.discover(now)]
+    keys = [i.key async for i in src.discover(now, None)]
     assert keys == ["2025-05-01T11:12", "2025-05-01T11:22", "2025-05-01T11:32", "2025-05-01T11:42",
                     "2025-05-01T11:52", "2025-05-01T12:02"]
 
@@ -76,6 +76,6 @@ async def test_hostile_remote_name_is_sanitised():
     cfg_template = "http://cam/x/..%2F..%2Fetc%2F{t:%H%M}.jpg"
     src = SkycamSource("sky", SkycamSourceConfig(kind="skycam", url_template=cfg_template, minutes=[2],
                                                  latitude=0, longitude=0))
-    (item,) = [i async for i in src.backfill("2025-01-01T00:00", "2025-01-01T00:59")]
+    (item,) = [i async for i in src.backfill("2025-01-01T00:00", "2025-01-01T00:59", None)]
     assert item.path == "sky/2025/01/01/_.._etc_0002.jpg"  # no leading dots: never hidden
     assert ".." not in item.path.split("/")

@@ -1,0 +1,70 @@
+"""``[sources.NAME]`` with ``kind = "nasa_iss"``: NASA ISS Earth photos (eol.jsc.nasa.gov)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from daemon.config_base import _check_cron, _Model
+
+
+class NasaIssSourceConfig(_Model):
+    """Mirror the photos matching every given condition (missions, box, dates, time of day).
+
+    ``bbox`` = (lat_min, lon_min, lat_max, lon_max) of the photo centre, degrees.
+    ``since`` / ``until`` bound the GMT photo date; a scheduled run without ``since`` looks back
+    ``lookback_days``. Queries are split into ``window_days`` windows so no answer is unbounded.
+    Layout fields: ``{year}``, ``{month}``, ``{mission}``, ``{roll}``, ``{frame}``, ``{camera}``,
+    ``{nasa_id}``, ``{filename}``, ``{source}``.
+    """
+
+    kind: Literal["nasa_iss"]
+    api_key: str = Field(min_length=1)
+    base_url: str = "https://eol.jsc.nasa.gov"
+    schedule: str = "0 2 * * *"
+    jitter_s: int = Field(0, ge=0, le=3600)
+    misfire_grace_s: int = Field(3600, ge=1)
+    run_on_start: bool = False
+    missions: list[str] = Field(default_factory=list)
+    bbox: tuple[float, float, float, float] | None = None
+    since: date | None = None
+    until: date | None = None
+    lookback_days: int = Field(14, ge=1, le=3650)
+    window_days: int = Field(31, ge=1, le=3650)
+    time_of_day: Literal["day", "night", "any"] = "any"
+    image_size: Literal["large", "small"] = "large"
+    camera_metadata: bool = True
+    geotiff: bool = True
+    page_concurrency: int = Field(4, ge=1, le=32)
+    processors: list[str] = Field(default_factory=list)
+    layout: str = "{source}/{year}/{mission}/{camera}/{filename}"
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, v: str) -> str:
+        return _check_cron(v)
+
+    @field_validator("base_url")
+    @classmethod
+    def _valid_base(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("missions")
+    @classmethod
+    def _upper(cls, v: list[str]) -> list[str]:
+        return [m.strip().upper() for m in v if m.strip()]
+
+    @model_validator(mode="after")
+    def _valid_box_and_dates(self) -> NasaIssSourceConfig:
+        if self.bbox is not None:
+            lat_min, lon_min, lat_max, lon_max = self.bbox
+            if not (-90 <= lat_min <= lat_max <= 90 and -180 <= lon_min <= lon_max <= 180):
+                raise ValueError("bbox must be [lat_min, lon_min, lat_max, lon_max] in degrees, min ≤ max")
+        if self.since and self.until and self.until < self.since:
+            raise ValueError("until is before since")
+        return self
