@@ -64,13 +64,14 @@ async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
 
 async def enrich_new(store: Store, source: Source, specs: Sequence[NewItem],
                      http: HttpClient) -> list[NewItem]:
-    """``specs`` with the ones not stored yet completed by :meth:`Source.enrich`."""
+    """``specs`` with the ones not stored yet completed by :meth:`Source.enrich` (which may
+    add companion items, e.g. a photo's camera-metadata file)."""
     known = await store.item_states(source.name, [s.key for s in specs])
     new = [s for s in specs if s.key not in known]
     if not new:
         return list(specs)
-    enriched = {s.key: s for s in await source.enrich(new, http)}
-    return [enriched.get(s.key, s) for s in specs]
+    new_keys = {s.key for s in new}
+    return [s for s in specs if s.key not in new_keys] + await source.enrich(new, http)
 
 
 async def harvest_window(store: Store, source: Source, now: datetime, trigger: str,

@@ -68,7 +68,10 @@ class FileSite:
         return app
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
+        return await self.serve(request, request.match_info["name"])
+
+    async def serve(self, request: web.Request, name: str) -> web.StreamResponse:
+        """Answer ``request`` with the file ``name`` (quirks, Range and counters included)."""
         self.requests[name] += 1
         if self.unavailable.get(name, 0) > 0:
             self.unavailable[name] -= 1

@@ -1,4 +1,10 @@
-"""An imitation of eol.jsc.nasa.gov's PhotosDatabaseAPI (``shared/reference/nasa_eol.md`` §1, §8).
+"""An imitation of eol.jsc.nasa.gov (``shared/reference/nasa_eol.md`` §1–§3, §8 checklist).
+
+Routes: the PhotosDatabaseAPI (below), ``/SearchPhotos/photo.pl?mission=&roll=&frame=`` (the
+current markup, or the older one for photos listed in ``older_markup``; ``broken_pages`` get
+an error page), ``/DatabaseImages/{directory}/{filename}`` (real JPEG bytes, Range, 404 for
+photos in ``missing_images``), the camera-metadata ``.txt`` the page's button points at, and
+``/SearchPhotos/GetGeotiff.pl?photo=ID`` (a TIFF) for photos with ``geotiff=True``.
 
 ``GET|POST /SearchPhotos/PhotosDatabaseAPI/PhotosDatabaseAPI.pl?query=…&return=…&key=…``:
 4-tuples ``table|field|op|value`` ANDed; tables in ``query`` and ``return`` inner-joined on
@@ -13,13 +19,19 @@ is not documented; this choice is a guess, as the reference says). Bad syntax �
 
 from __future__ import annotations
 
+import io
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
+
+from tests.fakes.file_server import FileSite
+from tests.fakes.nasa_pages import PagePhoto, current_page, older_page
 
 API_PATH = "/SearchPhotos/PhotosDatabaseAPI/PhotosDatabaseAPI.pl"
 NO_RECORDS = "SQL found no records that match the specified criteria"
@@ -34,6 +46,11 @@ class EolPhoto:
     frame: str
     frames: dict[str, Any] | None
     images: list[dict[str, Any]] = field(default_factory=list)
+    geotiff: bool = False
+
+    @property
+    def nasa_id(self) -> str:
+        return f"{self.mission}-{self.roll}-{self.frame}"
 
     def table_rows(self, table: str) -> list[dict[str, Any]]:
         key = {"mission": self.mission, "roll": self.roll, "frame": self.frame}
@@ -82,13 +99,58 @@ class EolSite:
         self.api_keys = api_keys or {"test-key"}
         self.requests: Counter[str] = Counter()
         self.queries: list[str] = []
+        self.older_markup: set[str] = set()
+        self.broken_pages: set[str] = set()
+        self.missing_images: set[str] = set()
+        self.files = FileSite()
         self._rng = random.Random(seed)
+        jpeg = (Path(__file__).parents[1] / "data" / "rocket.jpg").read_bytes()
+        for photo in photos:
+            for img in photo.images:
+                self.files.files[f"{img['directory']}/{img['filename']}"] = jpeg
+            self.files.files[f"camera/{photo.nasa_id}.txt"] = _camera_text(photo).encode()
+            if photo.geotiff:
+                self.files.files[f"geotiff/{photo.nasa_id}"] = _tiff()
 
     def app(self) -> web.Application:
         """The aiohttp application."""
         app = web.Application()
         app.router.add_route("*", API_PATH, self._api)
+        app.router.add_get("/SearchPhotos/photo.pl", self._page)
+        app.router.add_get("/SearchPhotos/GetGeotiff.pl", self._geotiff)
+        app.router.add_get("/SearchPhotos/CameraMetadata/{mission}/{name}", self._camera)
+        app.router.add_get("/DatabaseImages/{tail:.+}", self._image)
         return app
+
+    def _photo(self, mission: str, roll: str, frame: str) -> EolPhoto | None:
+        for photo in self.photos:
+            if (photo.mission, photo.roll, photo.frame) == (mission.upper(), roll.upper(), frame.lstrip("0")):
+                return photo
+        return None
+
+    async def _page(self, request: web.Request) -> web.Response:
+        q = request.query
+        photo = self._photo(q.get("mission", ""), q.get("roll", ""), q.get("frame", ""))
+        self.requests["page"] += 1
+        if photo is None or photo.nasa_id in self.broken_pages:
+            return web.Response(text="<html><body><h1>Error</h1><p>No such photo in the database"
+                                     "</p></body></html>", content_type="text/html")
+        facts = _page_facts(photo)
+        html = older_page(facts) if photo.nasa_id in self.older_markup else current_page(facts)
+        return web.Response(text=html, content_type="text/html")
+
+    async def _image(self, request: web.Request) -> web.StreamResponse:
+        tail = request.match_info["tail"]
+        if any(tail.endswith(m + ".JPG") for m in self.missing_images):
+            self.files.requests[tail] += 1
+            return web.Response(status=404, text="Not Found")
+        return await self.files.serve(request, tail)
+
+    async def _camera(self, request: web.Request) -> web.StreamResponse:
+        return await self.files.serve(request, f"camera/{request.match_info['name']}")
+
+    async def _geotiff(self, request: web.Request) -> web.StreamResponse:
+        return await self.files.serve(request, f"geotiff/{request.query.get('photo', '')}")
 
     def answer(self, query: str, returns: str) -> Any:
         """The JSON body for one query (see the module docstring)."""
@@ -133,9 +195,10 @@ class EolSite:
 
 def reference_photos() -> list[EolPhoto]:
     """Photos from the real rows quoted in the reference (§1.5, §5), two sizes each."""
-    def photo(mission: str, frame: str, frames: dict[str, Any] | None, w: int, h: int) -> EolPhoto:
+    def photo(mission: str, frame: str, frames: dict[str, Any] | None, w: int, h: int,
+              geotiff: bool = False) -> EolPhoto:
         name = f"{mission}-E-{frame}.JPG"
-        return EolPhoto(mission, "E", frame, frames, [
+        return EolPhoto(mission, "E", frame, frames, geotiff=geotiff, images=[
             {"directory": f"ESC/large/{mission}", "filename": name, "width": w, "height": h},
             {"directory": f"ESC/small/{mission}", "filename": name, "width": 640, "height": round(640 * h / w)},
         ])
@@ -148,10 +211,55 @@ def reference_photos() -> list[EolPhoto]:
         photo("ISS026", "16456", {"pdate": "20110109", "ptime": "023609", "lat": 9.0, "lon": -79.6,
                                   "nlat": 10.4, "nlon": -79.2, "azi": 248, "elev": -48, "cldp": 50,
                                   "camera": "N5", "film": "4256E", "fclt": 180, "tilt": "25",
-                                  "geon": "PANAMA", "feat": "PANAMA CITY AREA AT NIGHT"}, 4256, 2913),
+                                  "geon": "PANAMA", "feat": "PANAMA CITY AREA AT NIGHT"}, 4256, 2913,
+              geotiff=True),
         photo("ISS001", "6000", {"pdate": "20001229", "ptime": "140051", "lat": 51.5, "lon": 0.5,
                                  "nlat": 51.7, "nlon": 6.0, "azi": 201, "elev": 22, "cldp": 10,
                                  "camera": "E2", "film": "3060E", "fclt": 400, "tilt": "HO",
                                  "geon": "UK-ENGLAND", "feat": "EAST LONDON,THAMES RIVER"}, 3060, 2036),
         photo("ART002", "168", None, 5568, 3712),  # new mission: only in images
     ]
+
+
+_CAMERAS = {"E2": "Kodak DCS460 Electronic Still Camera", "E4": "Kodak DCS760c Electronic Still Camera",
+            "N5": "Nikon D3S Electronic Still Camera"}
+_SENSORS = {"3060E": "3060 x 2036 pixel CCD, RGBG array",
+            "4256E": "4256 x 2832 pixel CMOS sensor, 36.0mm x 23.9mm, total pixels: 12.87 million,"
+                     " Nikon FX format"}
+
+
+def _page_facts(photo: EolPhoto) -> PagePhoto:
+    f = photo.frames or {}
+
+    def point(lat: Any, lon: Any) -> str:
+        if lat is None or lon is None:
+            return ""
+        return (f"{abs(float(lat)):.1f}&deg; {'N' if float(lat) >= 0 else 'S'}, "
+                f"{abs(float(lon)):.1f}&deg; {'E' if float(lon) >= 0 else 'W'}")
+
+    sizes = tuple((int(i["width"]), int(i["height"])) for i in photo.images)
+    camera = _CAMERAS.get(str(f.get("camera", "")), str(f.get("camera", "")))
+    film = str(f.get("film", ""))
+    return PagePhoto(
+        camera=camera, film=f"{film}: {_SENSORS.get(film, 'film')}",
+        mission=photo.mission, roll=photo.roll, frame=photo.frame,
+        date=f"{f['pdate'][:4]}.{f['pdate'][4:6]}.{f['pdate'][6:]}" if f.get("pdate") else "2026.01.01",
+        time=f"{f['ptime'][:2]}:{f['ptime'][2:4]}:{f['ptime'][4:]}" if f.get("ptime") else "00:00:00",
+        nadir=point(f.get("nlat"), f.get("nlon")), center=point(f.get("lat"), f.get("lon")),
+        sun_elevation=str(f.get("elev", "")), sun_azimuth=str(f.get("azi", "")), cloud=str(f.get("cldp", "")),
+        focal_mm=str(f.get("fclt", "")), tilt=str(f.get("tilt", "")), geon=str(f.get("geon", "")),
+        features=str(f.get("feat", "")).replace("&", "&amp;"), sizes=sizes, geotiff=photo.geotiff,
+        metadata_dir=f"/SearchPhotos/CameraMetadata/{photo.mission}",
+    )
+
+
+def _camera_text(photo: EolPhoto) -> str:
+    f = photo.frames or {}
+    return (f"Camera file for {photo.nasa_id}\nDateTimeOriginal: {f.get('pdate', '')} {f.get('ptime', '')}\n"
+            f"FocalLength: {f.get('fclt', '')} mm\nExposureTime: 1/250\nFNumber: 5.6\n")
+
+
+def _tiff() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 90, 160)).save(out, format="TIFF")
+    return out.getvalue()
