@@ -176,6 +176,18 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _library_line(cfg: Config) -> str:
+    from daemon.library import root_problem
+
+    lib = cfg.library
+    problem = root_problem(lib.root, lib.require_mount)
+    if problem is None:
+        return f"library {lib.root}: ok"
+    if lib.fallback_root is not None and root_problem(lib.fallback_root, False) is None:
+        return f"library {lib.root}: {problem}; files go to the fallback {lib.fallback_root}"
+    return f"library {lib.root}: {problem}; downloads paused until it is back"
+
+
 def _mib(n_bytes: int) -> str:
     return f"{n_bytes / (1 << 20):.1f}"
 
@@ -194,6 +206,7 @@ def _status(cfg: Config, n_errors: int) -> int:
             errors = await store.last_errors(n_errors)
             transfers = await store.transfers(20)
         print(f"database {cfg.db_path}")
+        print(_library_line(cfg))
         print("items:")
         for row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
             print(f"  {row['source']:<16} {row['status']:<12} {row['n']:>8}")

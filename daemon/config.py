@@ -123,22 +123,21 @@ class DownloadSettings(_Model):
     retry_backoff_max_s: float = Field(3600.0, ge=0)
     aria2: Aria2Settings = Field(default_factory=Aria2Settings)
 
-    @property
-    def staging(self) -> Path:
-        """The resolved staging folder (set by :func:`load_config` / :func:`parse_config`)."""
-        if self.staging_dir is None:
-            raise RuntimeError("downloads.staging_dir is resolved when the config is loaded")
-        return self.staging_dir
-
     def retry_delay_s(self, attempts: int) -> float:
         """Backoff before attempt ``attempts + 1``: base × 2^(attempts−1), capped."""
         return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
 
 
 class LibrarySettings(_Model):
-    """``[library]``: where downloaded files are filed."""
+    """``[library]``: where downloaded files are filed.
+
+    ``require_mount``: the root must be a mount point (a NAS share), or nothing is written
+    there; ``fallback_root``: where files go while the root is unusable (else downloads pause).
+    """
 
     root: Path = Path("library")
+    fallback_root: Path | None = None
+    require_mount: bool = False
 
 
 class WorkerSettings(_Model):
@@ -361,8 +360,11 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
         for name, p in cfg.processors.items()
     }
     store = cfg.store.model_copy(update={"path": absolute(cfg.store.path)} if cfg.store.path else {})
-    library = cfg.library.model_copy(update={"root": absolute(cfg.library.root)})
-    staging = absolute(cfg.downloads.staging_dir) if cfg.downloads.staging_dir else library.root / ".partial"
+    library = cfg.library.model_copy(update={
+        "root": absolute(cfg.library.root),
+        "fallback_root": absolute(cfg.library.fallback_root) if cfg.library.fallback_root else None,
+    })
+    staging = absolute(cfg.downloads.staging_dir) if cfg.downloads.staging_dir else None
     downloads = cfg.downloads.model_copy(update={"staging_dir": staging})
     return cfg.model_copy(
         update={"data_dir": data_dir, "processors": processors, "store": store, "library": library,

@@ -130,7 +130,7 @@ class Daemon:
         res = self.res
         res.http.update_settings(new.http)
         res.downloader.settings = new.downloads
-        res.downloader.library_root = new.library.root
+        res.downloader.guard.settings = new.library
         res.worker.settings = new.worker.model_copy(update={"threads": old.worker.threads})
         res.worker.library_root = new.library.root
         if processors is not None:

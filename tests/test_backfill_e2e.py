@@ -110,6 +110,7 @@ async def test_backfill_cli_summary_line_and_bad_ranges(skycam, write_config, tm
     code, out, err = await run_cli("status", "--config", str(path), cwd=tmp_path)
     assert code == 0, err
     lines = out.splitlines()
+    assert lines[1].startswith("library ") and lines[1].endswith(": ok")
     assert any(ln.split() == ["sky", "processed", "5"] for ln in lines)
     assert any(ln.split() == ["sky", "failed", "1"] for ln in lines)
     assert any(ln.split() == ["sky", "octas", "completed", "5"] for ln in lines)

@@ -17,15 +17,17 @@ from pathlib import Path
 import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
-from daemon.config import DownloadSettings
+from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.images import verify_image
+from daemon.library import LibraryGuard
 from daemon.polling import LeasedPollingLoop
 from daemon.store import Downloaded, Item, Store
 from daemon.store.models import NOT_FOUND
 
 log = structlog.get_logger("daemon.downloads")
+LIBRARY_CHECK_S = 5.0
 
 
 def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
@@ -40,6 +42,7 @@ class Target:
     root: Path
     final: Path
     existed: bool = False  # a file was at ``final`` when the item was claimed
+    fallback: bool = False  # ``root`` is ``[library] fallback_root``, not the main root
 
 
 class Downloader(LeasedPollingLoop[Item]):
@@ -49,11 +52,13 @@ class Downloader(LeasedPollingLoop[Item]):
     backend = "base"
     settings: DownloadSettings
 
-    def __init__(self, store: Store, library_root: Path, settings: DownloadSettings, pool: Executor,
+    def __init__(self, store: Store, library: LibrarySettings, settings: DownloadSettings, pool: Executor,
                  owner: str, source: str | None = None,
                  on_downloaded: Callable[[], None] | None = None) -> None:
         super().__init__(store, owner, source)
-        self.library_root = library_root
+        self.guard = LibraryGuard(library)
+        self.library_root = library.root  # the root files go to now (fallback_root while it is down)
+        self._checked_at = -LIBRARY_CHECK_S
         self.settings = settings
         self.pool = pool
         self.on_downloaded = on_downloaded
@@ -69,7 +74,20 @@ class Downloader(LeasedPollingLoop[Item]):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def staging(self) -> Path:
+        """``[downloads] staging_dir``, else ``.partial`` in the root files go to now."""
+        return self.settings.staging_dir or self.library_root / ".partial"
+
     async def claim(self, limit: int) -> list[Item]:
+        """Lease items, unless the library is unusable (checked every ``LIBRARY_CHECK_S``)."""
+        loop = asyncio.get_running_loop()
+        if self.guard.state.paused or loop.time() - self._checked_at >= LIBRARY_CHECK_S:
+            self._checked_at = loop.time()
+            state = await self.guard.check()
+            if state.root is None:
+                return []
+            self.library_root = state.root
         return await self.store.claim_items(self.owner, limit, self.lease_s, source=self.source)
 
     async def release(self) -> int:
@@ -82,7 +100,7 @@ class Downloader(LeasedPollingLoop[Item]):
 
     def staging_path(self, item: Item, final: Path) -> Path:
         """The file a backend fetches ``item`` into."""
-        return self.settings.staging / self.staging_name(item, final)
+        return self.staging / self.staging_name(item, final)
 
     async def target(self, item: Item) -> Target:
         """Resolve the item's layout path inside the library (in a thread: NAS mounts hang).
@@ -93,13 +111,13 @@ class Downloader(LeasedPollingLoop[Item]):
         """
         if not item.path or not item.url:
             raise LayoutError("item has no url or layout path")
-        path, staging = item.path, self.settings.staging
+        path, staging, current, main = item.path, self.staging, self.library_root, self.guard.settings.root
 
         def resolve() -> Target:
-            root = self.library_root.resolve()
+            root = current.resolve()
             staging.mkdir(parents=True, exist_ok=True)
             final = resolve_in_root(root, path)
-            return Target(root, final, final.exists())
+            return Target(root, final, final.exists(), root != main.resolve())
 
         return await asyncio.to_thread(resolve)
 
@@ -149,7 +167,8 @@ class Downloader(LeasedPollingLoop[Item]):
 
     async def _record(self, item: Item, target: Target, landed: Path, sealed: Sealed,
                       adopted: bool) -> None:
-        relative = landed.relative_to(target.root).as_posix()
+        # under a fallback root the path is recorded in full, so it is clear where the file is
+        relative = landed.as_posix() if target.fallback else landed.relative_to(target.root).as_posix()
         if await self._records.submit(Downloaded(item.id, relative, sealed.size_bytes, sealed.sha256)):
             log.info("existing_file_adopted" if adopted else "downloaded", path=relative,
                      bytes=sealed.size_bytes, backend=self.backend)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config import DownloadSettings
+from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
 from daemon.downloads.finish import ChecksumMismatch
 from daemon.downloads.layout import LayoutError
@@ -33,11 +33,11 @@ class BuiltinDownloader(Downloader):
 
     backend = "builtin"
 
-    def __init__(self, store: Store, http: HttpClient, library_root: Path,
+    def __init__(self, store: Store, http: HttpClient, library: LibrarySettings,
                  settings: DownloadSettings, pool: Executor, owner: str,
                  source: str | None = None,
                  on_downloaded: Callable[[], None] | None = None) -> None:
-        super().__init__(store, library_root, settings, pool, owner, source, on_downloaded)
+        super().__init__(store, library, settings, pool, owner, source, on_downloaded)
         self.http = http
 
     @property

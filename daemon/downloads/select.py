@@ -44,8 +44,8 @@ async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Ex
     if settings.backend != "builtin":
         binary = await asyncio.to_thread(find_aria2c, settings.aria2.binary)  # stats $PATH
         if binary is not None:
-            log.info("download_backend", backend="aria2", binary=binary, staging=str(settings.staging))
-            return Aria2Downloader(store, http, cfg.library.root, settings, pool, owner, binary=binary,
+            log.info("download_backend", backend="aria2", binary=binary)
+            return Aria2Downloader(store, http, cfg.library, settings, pool, owner, binary=binary,
                                    name=f"aria2-{name}", state_dir=cfg.data_dir,
                                    runtime_dir=runtime_dir(cfg), source=source,
                                    on_downloaded=on_downloaded)
@@ -58,5 +58,5 @@ async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Ex
                     reason=f"aria2c ({settings.aria2.binary!r}) not found on PATH")
     else:
         log.info("download_backend", backend="builtin", reason="configured")
-    return BuiltinDownloader(store, http, cfg.library.root, settings, pool, owner, source=source,
+    return BuiltinDownloader(store, http, cfg.library, settings, pool, owner, source=source,
                              on_downloaded=on_downloaded)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.config import DownloadSettings, HttpSettings
+from daemon.config import DownloadSettings, HttpSettings, LibrarySettings
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
 from daemon.store import NewItem, Store
@@ -22,9 +22,8 @@ def spec(base: str, key: str, path: str) -> NewItem:
 
 
 async def run_once(store, http, root, policy: str, pool) -> None:
-    dl = BuiltinDownloader(store, http, root, DownloadSettings(on_existing=policy, poll_interval_s=0.05,
-                                                             staging_dir=root / ".partial"),
-                           pool, "dl")
+    settings = DownloadSettings(on_existing=policy, poll_interval_s=0.05)
+    dl = BuiltinDownloader(store, http, LibrarySettings(root=root), settings, pool, "dl")
     stop = asyncio.Event()
     task = asyncio.create_task(dl.run(stop))
     for _ in range(200):

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from daemon.aio import GroupCommit
-from daemon.config import DownloadSettings
+from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.aria2.errors import Aria2Failure, classify
 from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
@@ -86,15 +86,15 @@ class Aria2Downloader(Downloader):
 
     backend = "aria2"
 
-    def __init__(self, store: Store, http: HttpClient, library_root: Path, settings: DownloadSettings,
+    def __init__(self, store: Store, http: HttpClient, library: LibrarySettings, settings: DownloadSettings,
                  pool: Executor, owner: str, *, binary: str, name: str, state_dir: Path,
                  runtime_dir: Path, source: str | None = None,
                  on_downloaded: Callable[[], None] | None = None) -> None:
         """``binary`` is the resolved aria2c path; ``name`` names its session/conf/pid files."""
-        super().__init__(store, library_root, settings, pool, owner, source, on_downloaded)
+        super().__init__(store, library, settings, pool, owner, source, on_downloaded)
         self.http = http
         process = Aria2Process(settings.aria2, binary=binary, name=name, state_dir=state_dir,
-                               runtime_dir=runtime_dir, staging=settings.staging,
+                               runtime_dir=runtime_dir, staging=self.staging,
                                user_agent=http.settings.user_agent)
         self.supervisor = Aria2Supervisor(process, http.session, lambda: self.settings.aria2,
                                           self.reconcile)
@@ -337,7 +337,7 @@ class Aria2Downloader(Downloader):
         await rpc.multicall([("aria2.forceRemove", [g]) for g in rest.values()])
         self._purge.update(rest.values())
         log.info("aria2_foreign_downloads_removed", count=len(rest))
-        staging = self.settings.staging
+        staging = self.staging
         for (item_id, gid), answer in zip(rest.items(), answers, strict=True):
             if item_id in in_flight or isinstance(answer, Aria2Error):
                 continue

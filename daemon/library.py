@@ -1,0 +1,89 @@
+"""Is the library root usable right now? (NAS mounts come and go.)
+
+``[library] root`` is usable when it is a writable folder and, with ``require_mount = true``,
+a mount point itself (``os.path.ismount``): an unmounted NAS leaves an empty folder of the
+local disk at the same path, and writing there would fill the wrong disk and hide files
+from the NAS once it comes back. When the root is not usable, ``fallback_root`` is used if
+configured (said once in the log), else downloads pause (said once) until it is back (said
+once). Checks touch the file system, so they run in a thread; a hung mount times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from daemon.config import LibrarySettings
+
+log = structlog.get_logger("daemon.library")
+CHECK_TIMEOUT_S = 10.0
+
+
+def root_problem(root: Path, require_mount: bool) -> str | None:
+    """Why ``root`` cannot take files right now (blocking), or None when it can."""
+    if not root.is_dir():
+        return "missing" if not root.exists() else "not a folder"
+    if require_mount and not os.path.ismount(root):
+        return "not mounted"
+    if not os.access(root, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
+
+
+@dataclass(frozen=True)
+class LibraryState:
+    """Where files go now: ``root`` (None = paused) and, when not the main root, why."""
+
+    root: Path | None
+    reason: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.root is None
+
+
+class LibraryGuard:
+    """Decides the root to write to; logs each change of state once."""
+
+    def __init__(self, settings: LibrarySettings) -> None:
+        self.settings = settings
+        self.state = LibraryState(settings.root)
+        self._last: tuple[Path | None, str | None] | None = None
+
+    async def check(self) -> LibraryState:
+        """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``)."""
+        s = self.settings
+        problem = await self._problem(s.root, s.require_mount)
+        if problem is None:
+            state = LibraryState(s.root)
+        elif s.fallback_root is not None and await self._problem(s.fallback_root, False) is None:
+            state = LibraryState(s.fallback_root, f"{s.root} {problem}")
+        else:
+            state = LibraryState(None, f"{s.root} {problem}")
+        self._log_change(state)
+        self.state = state
+        return state
+
+    async def _problem(self, root: Path, require_mount: bool) -> str | None:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                return await asyncio.to_thread(root_problem, root, require_mount)
+        except TimeoutError:
+            return f"not answering within {CHECK_TIMEOUT_S:g} s"
+
+    def _log_change(self, state: LibraryState) -> None:
+        key = (state.root, state.reason)
+        if key == self._last:
+            return
+        first = self._last is None
+        self._last = key
+        if state.paused:
+            log.error("library_unavailable_downloads_paused", reason=state.reason)
+        elif state.reason:
+            log.warning("library_fallback_in_use", root=str(state.root), reason=state.reason)
+        elif not first:
+            log.info("library_available_downloads_resumed", root=str(state.root))
