@@ -37,7 +37,8 @@ class NasaIssSourceConfig(_Model):
     image_size: Literal["large", "small"] = "large"
     camera_metadata: bool = True
     geotiff: bool = True
-    page_concurrency: int = Field(4, ge=1, le=32)
+    page_concurrency: int = Field(4, ge=1, le=32)  # photo pages fetched at once
+    requests_per_minute: float = Field(60.0, gt=0)  # to the site, unless [http.hosts] names it
     processors: list[str] = Field(default_factory=list)
     layout: str = "{source}/{year}/{mission}/{camera}/{filename}"
     enabled: bool = True

@@ -4,8 +4,10 @@ Retries (via stamina: exponential backoff with jitter) cover connection errors, 
 truncated bodies and HTTP 408, 429, 500, 502, 503, 504; ``Retry-After`` (delta-seconds or
 HTTP-date, RFC 9110 §10.2.3) overrides the backoff and, on 429/503, holds back *every*
 request to that host until it passes. Other 4xx are final; 404 raises :class:`NotFound`.
-Per-host politeness is an :class:`aiolimiter.AsyncLimiter` (requests per minute) plus a
-semaphore bounding concurrent requests to the host.
+Per-host politeness is an :class:`aiolimiter.AsyncLimiter` (requests per minute, spaced
+evenly: one request per ``60 / rpm`` seconds, no bursts, so the rate is never above the
+limit over any window) plus a semaphore bounding concurrent requests to the host. A source
+may suggest a default limit for its own host; ``[http.hosts."HOST"]`` always wins.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class HttpClient:
     def __init__(self, settings: HttpSettings) -> None:
         self.settings = settings
         self._hosts: dict[str, _Host] = {}
+        self._suggested: dict[str, HostLimit] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
@@ -133,12 +136,20 @@ class HttpClient:
             ):
                 del self._hosts[host]
 
+    def suggest_host_limit(self, url: str, limit: HostLimit) -> None:
+        """A source's default politeness for its host (used unless the config names the host)."""
+        host = urlsplit(url).netloc
+        if host in self.settings.hosts or self._suggested.get(host) == limit:
+            return
+        self._suggested[host] = limit
+        self._hosts.pop(host, None)  # rebuilt with the new limit at the next request
+
     def _host(self, host: str) -> _Host:
         state = self._hosts.get(host)
         if state is None:
-            spec = self.settings.hosts.get(host)
+            spec = self.settings.hosts.get(host) or self._suggested.get(host)
             rpm = spec.requests_per_minute if spec else self.settings.default_requests_per_minute
-            limiter = AsyncLimiter(rpm, 60) if rpm else None
+            limiter = AsyncLimiter(1, 60 / rpm) if rpm else None
             concurrent = spec.max_concurrent if spec else self.settings.limit_per_host
             state = _Host(limiter, asyncio.Semaphore(concurrent), spec=spec)
             self._hosts[host] = state

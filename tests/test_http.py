@@ -117,13 +117,29 @@ async def test_connection_refused_is_retried_then_network_error():
 async def test_per_host_rate_limit(server):
     _script, base = server
     host = base.removeprefix("http://")
-    settings = HttpSettings(hosts={host: HostLimit(requests_per_minute=300)}, **FAST)  # 5/s
+    settings = HttpSettings(hosts={host: HostLimit(requests_per_minute=600)}, **FAST)  # 10/s
     async with HttpClient(settings) as http:
         started = time.monotonic()
-        await asyncio.gather(*(http.get_bytes(f"{base}/r{i}") for i in range(310)))
+        await asyncio.gather(*(http.get_bytes(f"{base}/r{i}") for i in range(21)))
         elapsed = time.monotonic() - started
-    # aiolimiter lets a burst of max_rate through, then max_rate per minute: 10 more need ~2 s
-    assert elapsed >= 1.5
+    # evenly spaced, no burst: 21 requests at 10/s need 2 s (one every 0.1 s after the first)
+    assert 1.9 <= elapsed < 4.0
+
+
+async def test_a_source_suggested_limit_applies_unless_the_config_names_the_host(server):
+    _script, base = server
+    host = base.removeprefix("http://")
+    async with HttpClient(HttpSettings(**FAST)) as http:
+        http.suggest_host_limit(base, HostLimit(requests_per_minute=1200))  # 20/s
+        started = time.monotonic()
+        await asyncio.gather(*(http.get_bytes(f"{base}/s{i}") for i in range(11)))
+        assert time.monotonic() - started >= 0.45
+    configured = HttpSettings(hosts={host: HostLimit(requests_per_minute=60000)}, **FAST)
+    async with HttpClient(configured) as http:
+        http.suggest_host_limit(base, HostLimit(requests_per_minute=60))  # ignored: configured
+        started = time.monotonic()
+        await asyncio.gather(*(http.get_bytes(f"{base}/t{i}") for i in range(11)))
+        assert time.monotonic() - started < 2.0
 
 
 async def test_download_streams_to_part_with_hash(server, tmp_path):

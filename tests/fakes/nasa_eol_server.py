@@ -19,6 +19,7 @@ is not documented; this choice is a guess, as the reference says). Bad syntax â†
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import re
@@ -103,6 +104,8 @@ class EolSite:
         self.broken_pages: set[str] = set()
         self.missing_images: set[str] = set()
         self.files = FileSite()
+        self.latency_s = 0.0  # added before every answer (a far-away server)
+        self.page_times: list[float] = []  # loop time of each photo.pl request
         self._rng = random.Random(seed)
         jpeg = (Path(__file__).parents[1] / "data" / "rocket.jpg").read_bytes()
         for photo in photos:
@@ -130,6 +133,9 @@ class EolSite:
 
     async def _page(self, request: web.Request) -> web.Response:
         q = request.query
+        self.page_times.append(asyncio.get_running_loop().time())
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         photo = self._photo(q.get("mission", ""), q.get("roll", ""), q.get("frame", ""))
         self.requests["page"] += 1
         if photo is None or photo.nasa_id in self.broken_pages:
@@ -263,3 +269,20 @@ def _tiff() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (30, 90, 160)).save(out, format="TIFF")
     return out.getvalue()
+
+
+def synthetic_photos(count: int, mission: str = "ISS073") -> list[EolPhoto]:
+    """``count`` catalogued night photos over Panama, one day apart from 2025-01-01."""
+    from datetime import date, timedelta
+
+    out = []
+    for i in range(count):
+        day = date(2025, 1, 1) + timedelta(days=i % 300)
+        frame = str(100000 + i)
+        name = f"{mission}-E-{frame}.JPG"
+        out.append(EolPhoto(mission, "E", frame, {
+            "pdate": day.strftime("%Y%m%d"), "ptime": "031456", "lat": 9.0 + (i % 10) / 10, "lon": -79.5,
+            "nlat": 10.0, "nlon": -78.6, "azi": 300, "elev": -50, "cldp": 10, "camera": "N5",
+            "film": "4256E", "fclt": 180, "tilt": "25", "geon": "PANAMA", "feat": "PANAMA CITY AT NIGHT",
+        }, images=[{"directory": f"ESC/large/{mission}", "filename": name, "width": 4256, "height": 2832}]))
+    return out

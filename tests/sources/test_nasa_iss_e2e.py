@@ -46,6 +46,7 @@ kind = "nasa_iss"
 api_key = "${{NASA_EOL_API_KEY}}"
 base_url = "{base_url}"
 window_days = 3650
+requests_per_minute = 6000
 {extra}
 """, encoding="utf-8")
     return load_config(path, env={"NASA_EOL_API_KEY": API_KEY})

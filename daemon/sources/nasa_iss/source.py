@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import structlog
 
+from daemon.config import HostLimit
 from daemon.config_nasa import NasaIssSourceConfig
 from daemon.downloads.layout import render_layout, sanitize_component
 from daemon.http import HttpClient, HttpError
@@ -82,8 +83,14 @@ class NasaIssSource(Source):
         async for item in self._photos(start, end, http):
             yield item
 
+    def _polite(self, http: HttpClient) -> None:
+        cfg = self.config
+        http.suggest_host_limit(cfg.base_url, HostLimit(requests_per_minute=cfg.requests_per_minute,
+                                                        max_concurrent=cfg.page_concurrency))
+
     async def _photos(self, start: date, end: date, http: HttpClient) -> AsyncIterator[NewItem]:
         cfg = self.config
+        self._polite(http)
         seen: set[str] = set()
         missions: list[str | None] = list(cfg.missions) or [None]
         for mission in missions:
@@ -141,6 +148,7 @@ class NasaIssSource(Source):
     # ------------------------------------------------------------------ enrichment
     async def enrich(self, specs: list[NewItem], http: HttpClient) -> list[NewItem]:
         """Each new photo's page → metadata + companion items (camera text, GeoTIFF)."""
+        self._polite(http)
         photos = [s for s in specs if s.metadata.get("kind") == "iss_photo"]
         gate = asyncio.Semaphore(self.config.page_concurrency)
 
