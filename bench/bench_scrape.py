@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import tempfile
 import threading
@@ -80,7 +81,7 @@ def main() -> None:
     times = sorted(site.page_times)
     spacing = 60 / args.rpm
     achieved = (len(times) - 1) / (times[-1] - times[0]) * 60
-    tightest = min(b - a for a, b in zip(times, times[1:], strict=False))
+    tightest = min(b - a for a, b in itertools.pairwise(times))
     print(f"photo pages: {len(times)} at {args.latency_ms:g} ms latency, limit {args.rpm:g}/min")
     print(f"  achieved rate      : {achieved:7.1f} pages/min ({achieved / args.rpm:.3f} of the limit)")
     print(f"  closest two pages  : {tightest:.3f} s apart (limit spacing {spacing:.3f} s)")
