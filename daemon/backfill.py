@@ -11,8 +11,10 @@ after retries in this run. Idempotent; a re-run after Ctrl-C completes the range
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import structlog
 from rich.console import Console
@@ -50,6 +52,25 @@ async def collect_specs(cfg: Config, source_name: str, since: str, until: str) -
             return [spec async for spec in source.backfill(since, until, http)]
     except ValueError as exc:
         raise BackfillError(str(exc)) from None
+
+
+async def collect_file_specs(cfg: Config, source_name: str, path: Path) -> list[NewItem]:
+    """Item specs from a JSON file of the source's records (``harvestd import``).
+
+    Raises:
+        BackfillError: unknown source, unreadable or invalid file, or a kind that cannot import.
+    """
+    if source_name not in cfg.sources:
+        known = ", ".join(sorted(cfg.sources)) or "none configured"
+        raise BackfillError(f"unknown source {source_name!r} (known: {known})")
+    source = build_source(source_name, cfg.sources[source_name])
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        return source.from_rows(json.loads(text))
+    except OSError as exc:
+        raise BackfillError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError included
+        raise BackfillError(f"{path}: {exc}") from None
 
 
 async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
@@ -109,9 +130,9 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
     return counts, stop.is_set()
 
 
-def summary_line(source: str, counts: RunCounts) -> str:
+def summary_line(source: str, counts: RunCounts, verb: str = "backfill") -> str:
     """The one stdout line: ``backfill sky: total=864 new=830 duplicates=28 failed=6``."""
-    return (f"backfill {source}: total={counts.total} new={counts.new} "
+    return (f"{verb} {source}: total={counts.total} new={counts.new} "
             f"duplicates={counts.duplicates} failed={counts.failed}")
 
 

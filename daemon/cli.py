@@ -60,13 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "to complete the range.",
     )
     backfill.add_argument("source", help="a source name from [sources.NAME] in the config")
-    backfill.add_argument("--since", required=True, metavar="YYYY-MM-DDTHH:MM",
-                          help="range start, in the source's time zone (e.g. 2025-01-01T00:00)")
-    backfill.add_argument("--until", required=True, metavar="YYYY-MM-DDTHH:MM",
-                          help="range end, inclusive, in the source's time zone")
+    backfill.add_argument("--since", required=True, metavar="WHEN",
+                          help="range start: skycam YYYY-MM-DDTHH:MM in the camera's time zone; "
+                               "nasa_iss YYYY-MM-DD (GMT photo date)")
+    backfill.add_argument("--until", required=True, metavar="WHEN",
+                          help="range end, inclusive, in the same form")
     backfill.add_argument("--no-progress", action="store_true",
                           help="no progress bar even on a terminal")
     _common(backfill)
+
+    imp = sub.add_parser(
+        "import", help="fetch and process the items listed in a file (e.g. saved API rows)",
+        description="Read FILE (JSON: for nasa_iss a list of PhotosDatabaseAPI rows), then "
+                    "proceed as backfill does and print 'import SOURCE: total=N new=N "
+                    "duplicates=N failed=N'.",
+    )
+    imp.add_argument("source", help="a source name from [sources.NAME] in the config")
+    imp.add_argument("file", type=Path, help="the JSON file")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _common(imp)
 
     check = sub.add_parser("check-config", help="validate the config file and exit (0 ok, 2 invalid)",
                            description="Validate the config; print the reason and exit 2 if invalid.")
@@ -99,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     register_config_secrets(cfg)
     if args.command == "run":
         return _run(path, cfg)
-    if args.command == "backfill":
+    if args.command in ("backfill", "import"):
         return _backfill(cfg, args)
     return _status(cfg, args.errors)
 
@@ -131,6 +143,7 @@ def _run(path: Path, cfg: Config) -> int:
 def _backfill(cfg: Config, args: argparse.Namespace) -> int:
     from daemon.backfill import (
         BackfillError,
+        collect_file_specs,
         collect_specs,
         progress_bar,
         run_backfill,
@@ -141,9 +154,12 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
 
     async def main_async() -> int:
         try:
-            specs = await collect_specs(cfg, args.source, args.since, args.until)
+            if args.command == "import":
+                specs = await collect_file_specs(cfg, args.source, args.file)
+            else:
+                specs = await collect_specs(cfg, args.source, args.since, args.until)
         except BackfillError as exc:
-            print(f"harvestd backfill: {exc}", file=sys.stderr)
+            print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
         show = sys.stderr.isatty() and not args.no_progress
         bar = progress_bar() if show else None
@@ -159,7 +175,7 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.stop()
-        print(summary_line(args.source, counts), flush=True)
+        print(summary_line(args.source, counts, args.command), flush=True)
         if interrupted:
             log.warning("backfill_interrupted", source=args.source,
                         detail="run the same command again to complete the range")

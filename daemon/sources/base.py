@@ -40,6 +40,14 @@ class Source(ABC):
             ValueError: a malformed bound or ``until`` before ``since`` (one-line reason).
         """
 
+    def from_rows(self, rows: Any) -> list[NewItem]:
+        """Items from a file of the source's own records (``harvestd import``).
+
+        Raises:
+            ValueError: this kind cannot import files, or the records are malformed.
+        """
+        raise ValueError(f"source kind {self.kind!r} cannot import a file")
+
     async def enrich(self, specs: list[NewItem], http: HttpClient) -> list[NewItem]:
         """Details only worth fetching for items not stored yet (e.g. each photo's page).
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -129,3 +132,36 @@ async def test_bad_key_and_bad_range_are_clear_errors(eol, tmp_path):
     wrong = cfg.model_copy(update={"sources": {"iss": bad_key}})
     with pytest.raises(ApiError, match="Invalid API key"):
         await collect_specs(wrong, "iss", "2000-01-01", "2012-12-31")
+
+
+async def test_import_cli_ingests_saved_api_rows(eol, tmp_path):
+    _site, base = eol
+    cfg = iss_config(tmp_path, base)
+    saved = tmp_path / "resultados.json"
+    saved.write_text(json.dumps([
+        {"images.directory": "ESC/large/ISS006", "images.filename": "ISS006-E-44608.JPG",
+         "frames.mission": "ISS006", "frames.roll": "E", "frames.frame": "44608", "frames.pdate": "20030411",
+         "frames.ptime": "031456", "frames.lat": "9.5", "frames.lon": "-80.0", "frames.camera": "E4"},
+        {"images.directory": "ESC/small/ISS006", "images.filename": "ISS006-E-44608.JPG",
+         "frames.mission": "ISS006", "frames.roll": "E", "frames.frame": "44608"},
+    ]))
+    env = {"NASA_EOL_API_KEY": API_KEY, "PATH": "/usr/bin:/bin"}
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon", *args, "--config", str(tmp_path / "config.toml"),
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await cli("import", "iss", str(saved))
+    assert code == 0, err
+    assert out == "import iss: total=2 new=2 duplicates=0 failed=0\n"  # the photo and its camera file
+    assert API_KEY not in err
+    assert (cfg.library.root / "iss/2003/ISS006/E4/ISS006-E-44608.JPG").is_file()
+    code, _out, err = await cli("import", "iss", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read" in err
+    (tmp_path / "bad.json").write_text('{"result": "not a list"}')
+    code, _out, err = await cli("import", "iss", str(tmp_path / "bad.json"))
+    assert code == 2 and "JSON list" in err

@@ -88,6 +88,19 @@ class NasaIssSource(Source):
         http.suggest_host_limit(cfg.base_url, HostLimit(requests_per_minute=cfg.requests_per_minute,
                                                         max_concurrent=cfg.page_concurrency))
 
+    def from_rows(self, rows: Any) -> list[NewItem]:
+        """A JSON list of PhotosDatabaseAPI rows (the seed's metadata file) → one item per photo.
+
+        Raises:
+            ValueError: not a list of row objects, or rows without mission/roll/frame.
+        """
+        if not isinstance(rows, list):
+            raise ValueError("the file must hold a JSON list of API rows")
+        try:
+            return [self._item(p) for p in one_per_photo(parse_response(rows), self.config.image_size)]
+        except ApiError as exc:
+            raise ValueError(str(exc)) from None
+
     async def _photos(self, start: date, end: date, http: HttpClient) -> AsyncIterator[NewItem]:
         cfg = self.config
         self._polite(http)
