@@ -27,6 +27,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_downloads.py
+	$(PY) bench/bench_page_parse.py
+	$(PY) bench/bench_scrape.py
 
 model: $(STAMP)
 	$(PY) scripts/build_octas_model.py

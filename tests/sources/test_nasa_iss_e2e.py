@@ -165,3 +165,15 @@ async def test_import_cli_ingests_saved_api_rows(eol, tmp_path):
     (tmp_path / "bad.json").write_text('{"result": "not a list"}')
     code, _out, err = await cli("import", "iss", str(tmp_path / "bad.json"))
     assert code == 2 and "JSON list" in err
+
+
+async def test_an_image_missing_on_the_site_is_a_final_not_found(eol, tmp_path):
+    site, base = eol
+    site.missing_images.add("ISS006-E-44608")
+    cfg = iss_config(tmp_path, base, 'missions = ["ISS006"]')
+    counts, _ = await run_backfill(cfg, "iss", await collect_specs(cfg, "iss", "2000-01-01", "2012-12-31"))
+    assert (counts.total, counts.new, counts.failed) == (2, 1, 1)  # the camera file still arrives
+    [photo] = rows(cfg.db_path, "SELECT status, error_code FROM items WHERE key = 'ISS006-E-44608'")
+    assert (photo["status"], photo["error_code"]) == ("failed", "not_found")
+    [view] = rows(cfg.db_path, "SELECT file_path, camera_metadata_path FROM iss_photos")
+    assert view["file_path"] is None and view["camera_metadata_path"] == "camera_data/ISS006-E-44608.txt"
