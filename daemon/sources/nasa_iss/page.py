@@ -24,7 +24,7 @@ NMI_KM = 1.852
 _NO_GEOTIFF = re.compile(r"no\s+geotiff\s+is\s+available\s+for\s+this\s+photo")
 _POINT = re.compile(r"(-?[\d.]+)\s*°?\s*([NS])\s*,\s*(-?[\d.]+)\s*°?\s*([EW])", re.I)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?|-?\.\d+")
-_PIXELS = re.compile(r"(\d{3,5})\s*x\s*(\d{3,5})\s*pixels", re.I)
+_PIXELS = re.compile(r"(\d{3,5})\s*x\s*(\d{3,5})\s*pixels")  # on lower-cased text
 _KM = re.compile(r"\(([\d.,]+)\s*km\)", re.I)
 _NMI = re.compile(r"([\d.,]+)\s*nautical miles", re.I)
 _ONCLICK_PATH = re.compile(r"\(\s*['\"]([^'\"]+)['\"]\s*\)")
@@ -200,9 +200,9 @@ def parse_photo_page(html: str) -> PhotoPage:
     film_code, _, film_text = (fmt or "").partition(":")
     need("format", fmt)
     sizes = [tuple(int(v) for v in m.groups()) for m in
-             (_PIXELS.search(h.text(deep=True) or "") for h in tree.css("#myModal1 h5"))
+             (_PIXELS.search((h.text(deep=True) or "").lower()) for h in tree.css("#myModal1 h5"))
              if m]
-    if not sizes:
+    if not sizes and "pixels" in body_text:
         sizes = [(int(w), int(h)) for w, h in _PIXELS.findall(body_text)]
     need("image_sizes", sizes or None)
     metadata_path = None
