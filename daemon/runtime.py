@@ -146,7 +146,10 @@ class Daemon:
     def _status_line(self) -> str:
         if self.res is None:
             return "starting"
-        return (f"{len(self.sources)} sources; downloading {self.res.downloader.busy}; "
+        library = self.res.downloader.guard.state
+        where = ("library paused: " + (library.reason or "") + "; ") if library.paused else (
+            f"library on fallback ({library.reason}); " if library.reason else "")
+        return (f"{where}{len(self.sources)} sources; downloading {self.res.downloader.busy}; "
                 f"processing {self.res.worker.busy}; processed {self.res.worker.processed}")
 
     async def _watchdog(self) -> None:

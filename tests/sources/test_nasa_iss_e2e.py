@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from daemon.backfill import BackfillError, collect_specs, run_backfill
 from daemon.config import Config, load_config
 from daemon.sources.nasa_iss.api import ApiError
+from tests.downloads.aria2_harness import require_aria2c
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
 
 API_KEY = "k3y-f0r-t3sts-0nly"
@@ -32,14 +33,14 @@ async def eol() -> AsyncIterator[tuple[EolSite, str]]:
         await server.close()
 
 
-def iss_config(tmp_path: Path, base_url: str, extra: str = "") -> Config:
+def iss_config(tmp_path: Path, base_url: str, extra: str = "", backend: str = "builtin") -> Config:
     path = tmp_path / "config.toml"
     path.write_text(f"""
 data_dir = "data"
 [library]
 root = "library"
 [downloads]
-backend = "builtin"
+backend = "{backend}"
 poll_interval_s = 0.1
 [http]
 backoff_initial_s = 0.01
@@ -64,10 +65,13 @@ def rows(db: Path, sql: str) -> list[sqlite3.Row]:
         conn.close()
 
 
-async def test_backfill_mirrors_photos_with_metadata_geotiff_and_camera_files(eol, tmp_path):
+@pytest.mark.parametrize("backend", ["builtin", "aria2"])
+async def test_backfill_mirrors_photos_with_metadata_geotiff_and_camera_files(eol, tmp_path, backend):
+    if backend == "aria2":
+        require_aria2c()
     site, base = eol
     site.older_markup.add("ISS001-E-6000")  # one photo page in the older markup
-    cfg = iss_config(tmp_path, base)
+    cfg = iss_config(tmp_path, base, backend=backend)
     with structlog.testing.capture_logs() as logs:
         specs = await collect_specs(cfg, "iss", "2000-01-01", "2012-12-31")
         counts, _ = await run_backfill(cfg, "iss", specs)
@@ -95,7 +99,7 @@ async def test_backfill_mirrors_photos_with_metadata_geotiff_and_camera_files(eo
         assert (root / r["file_path"]).stat().st_size > 1000
         assert "Camera file for" in (root / r["camera_metadata_path"]).read_text()
     assert (root / g["geotiff_path"]).read_bytes()[:2] in (b"II", b"MM")
-    assert site.files.ranges["ESC/large/ISS006/ISS006-E-44608.JPG"]  # the large size was fetched
+    assert site.files.requests["ESC/large/ISS006/ISS006-E-44608.JPG"]  # the large size was fetched
     assert not site.files.requests["ESC/small/ISS006/ISS006-E-44608.JPG"]
 
     pages_before = site.requests["page"]

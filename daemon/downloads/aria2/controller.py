@@ -179,6 +179,7 @@ class Aria2Downloader(Downloader):
                 log.warning("download_checksum_mismatch_refetching", error=failure.words)
                 tracked.checksum_retried = True
                 # listings taken before now still show the failed attempt: ignore them
+                tracked.submitted = False
                 tracked.submitted_at = asyncio.get_running_loop().time()
                 await self._discard(tracked)
                 tracked.outcome = asyncio.get_running_loop().create_future()
@@ -195,8 +196,8 @@ class Aria2Downloader(Downloader):
         """Add to aria2c unless it already has this GID; while aria2c is down, the first
         reconcile after it is back adds it (every tracked download missing there is added)."""
         rpc = self.supervisor.rpc
-        if not self.supervisor.ready.is_set() or rpc is None:
-            return
+        if tracked.submitted or not self.supervisor.ready.is_set() or rpc is None:
+            return  # a reconcile already added it, or will once aria2c is back
         with contextlib.suppress(Aria2Unavailable):  # the supervisor restarts; reconcile re-adds
             await self._add(rpc, tracked)
 
