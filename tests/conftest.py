@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.config import Config, load_config
@@ -13,28 +15,31 @@ from tests.fakes.file_server import FileSite
 from tests.fakes.skycam_server import SkycamSite, url_template
 
 
+@asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` on 127.0.0.1 (a free port); yields its base URL (ends with ``/``)."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/"))
+    finally:
+        await server.close()
+
+
 @pytest.fixture
 async def skycam() -> AsyncIterator[tuple[SkycamSite, str]]:
     """A running imitation sky-camera server: (site state, base URL on 127.0.0.1)."""
     site = SkycamSite()
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url("/"))
-    finally:
-        await server.close()
+    async with serve_app(site.app()) as base:
+        yield site, base
 
 
 @pytest.fixture
 async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
     """A running imitation static file host: (site state, base URL on 127.0.0.1)."""
     site = FileSite()
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url("/"))
-    finally:
-        await server.close()
+    async with serve_app(site.app()) as base:
+        yield site, base
 
 
 def skycam_config_text(base_url: str, backend: str = "builtin", **source_overrides: object) -> str:

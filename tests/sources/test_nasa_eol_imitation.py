@@ -7,7 +7,6 @@ from datetime import date
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from daemon.sources.nasa_iss.api import (
     API_PATH,
@@ -18,18 +17,15 @@ from daemon.sources.nasa_iss.api import (
     parse_response,
     photo_conditions,
 )
+from tests.conftest import serve_app
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
 
 
 @pytest.fixture
 async def eol() -> AsyncIterator[tuple[EolSite, str]]:
     site = EolSite(reference_photos())
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url(API_PATH))
-    finally:
-        await server.close()
+    async with serve_app(site.app()) as base:
+        yield site, base.rstrip("/") + API_PATH
 
 
 async def call(url: str, conditions: list[Condition], key: str = "test-key") -> object:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import structlog
-from aiohttp.test_utils import TestServer
 
 from daemon.backfill import BackfillError, collect_specs, run_backfill
 from daemon.config import Config, load_config
 from daemon.sources.nasa_iss.api import ApiError
+from tests.conftest import serve_app
 from tests.downloads.aria2_harness import require_aria2c
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
 
@@ -25,12 +25,8 @@ API_KEY = "k3y-f0r-t3sts-0nly"
 @pytest.fixture
 async def eol() -> AsyncIterator[tuple[EolSite, str]]:
     site = EolSite(reference_photos(), api_keys={API_KEY})
-    server = TestServer(site.app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield site, str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with serve_app(site.app()) as base:
+        yield site, base.rstrip("/")
 
 
 def iss_config(tmp_path: Path, base_url: str, extra: str = "", backend: str = "builtin") -> Config:
