@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from daemon.config_api import ApiSettings
 from daemon.config_base import _check_cron, _check_zone, _Model
 from daemon.config_nasa import NasaIssSourceConfig
 
@@ -267,6 +268,7 @@ class Config(_Model):
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     processors: dict[str, ProcessorConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 

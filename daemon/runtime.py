@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from daemon import notify
+from daemon.api.app import build_app, start_api
+from daemon.api.health import HealthSources
 from daemon.config import Config, ConfigError, changed_sections, load_config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.harvest import harvest_window
@@ -31,7 +34,7 @@ from daemon.sources import Source, build_source
 from daemon.worker.processors import Processor, build_processors
 
 log = structlog.get_logger("daemon.runtime")
-RESTART_REQUIRED = ("data_dir", "store", "worker.threads")
+RESTART_REQUIRED = ("data_dir", "store", "worker.threads", "api")
 JOB_TIMEOUT_S = 600.0
 
 
@@ -47,6 +50,7 @@ class Daemon:
         self.jobs = Jobs(self._run_source)
         self.res: Resources | None = None
         self.exit_status = 0
+        self.loop_lag_s = 0.0
         self._signals = 0
         self._running_jobs: set[asyncio.Task[Any]] = set()
 
@@ -174,6 +178,22 @@ class Daemon:
                 notify.sd_notify("WATCHDOG=1")
             notify.status(self._status_line())
 
+    async def _sample_loop_lag(self) -> None:
+        """Event-loop lag in seconds (how late a 1 s sleep wakes up), for ``/api/health``."""
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            started = loop.time()
+            await asyncio.sleep(1.0)
+            self.loop_lag_s = max(0.0, loop.time() - started - 1.0)
+
+    async def _start_api(self, cfg: Config, res: Resources) -> web.AppRunner | None:
+        """Serve ``[api]`` (health, queues) on this loop; raises OSError if it cannot listen."""
+        if not cfg.api.enabled:
+            return None
+        health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
+                               lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s)
+        return await start_api(build_app(health, cfg.api), cfg.api)
+
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:
             await coro
@@ -206,7 +226,9 @@ class Daemon:
                 asyncio.create_task(self._supervise("downloader", res.downloader.run(components))),
                 asyncio.create_task(self._supervise("worker", res.worker.run(components))),
             ]
-            side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog())]
+            api = await self._start_api(cfg, res)
+            side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
+                    asyncio.create_task(self._sample_loop_lag())]
             self.jobs.start()
             self.jobs.sync(cfg, first=True)
             log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),
@@ -216,6 +238,8 @@ class Daemon:
             await self.stop.wait()
             notify.stopping()
             log.info("daemon_stopping")
+            if api is not None:
+                await api.cleanup()
             await self._stop_jobs()
             components.set()
             _done, pending = await asyncio.wait(tasks, timeout=self.cfg.daemon.shutdown_timeout_s)

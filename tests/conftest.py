@@ -63,6 +63,8 @@ def skycam_config_text(base_url: str, backend: str = "builtin", **source_overrid
 data_dir = "data"
 [daemon]
 shutdown_timeout_s = 20
+[api]
+listen = "127.0.0.1:0"
 [library]
 root = "library"
 [http]

@@ -11,6 +11,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from tests.conftest import skycam_config_text
 from tests.procs import DaemonProcess
 
@@ -55,6 +57,12 @@ async def test_daemon_runs_reloads_and_stops_cleanly(skycam, tmp_path):
         await asyncio.sleep(2.5)  # one watchdog period
         messages = "\n".join(_drain(sock))
         assert "READY=1" in messages and "WATCHDOG=1" in messages
+        # the HTTP API runs on the same loop: health names its checks and the sky job
+        api = await daemon.wait_for(lambda e: e["event"] == "api_listening")
+        async with aiohttp.ClientSession() as session, session.get(api["url"]) as resp:
+            health = await resp.json()
+        assert resp.status == 200, health
+        assert "source:sky" in health["checks"]["scheduler"]["jobs"] and health["checks"]["store"]["ok"]
 
         # a reload with nothing changed reschedules nothing (interval phases are kept)
         mark = len(daemon.events)

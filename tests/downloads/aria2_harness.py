@@ -20,6 +20,8 @@ from daemon.store import NewItem
 
 ARIA2_CONFIG = """
 data_dir = "data"
+[api]
+listen = "127.0.0.1:0"
 [library]
 root = "library"
 [downloads]

@@ -270,3 +270,26 @@ async def test_a_hung_aria2c_is_killed_and_replaced(filesite, tmp_path):
     assert (cfg.library.root / "files/x.bin").read_bytes() == data
     with pytest.raises(ProcessLookupError):
         os.kill(hung, 0)
+
+
+async def test_a_reload_changes_the_running_aria2c_limits(filesite, tmp_path):
+    cfg = aria2_config(tmp_path)
+    async with running(cfg) as run:
+        supervisor = run.downloader.supervisor
+        await asyncio.wait_for(supervisor.ready.wait(), 15)
+        assert supervisor.rpc is not None
+        before = await supervisor.rpc.call("aria2.getGlobalOption")
+        assert before["max-concurrent-downloads"] == "5"
+        aria2 = cfg.downloads.aria2.model_copy(update={"max_concurrent_downloads": 2,
+                                                       "max_overall_download_bytes_per_s": 2_000_000})
+        run.downloader.settings = cfg.downloads.model_copy(update={"aria2": aria2})  # as SIGHUP does
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            now = await supervisor.rpc.call("aria2.getGlobalOption")
+            if now["max-concurrent-downloads"] == "2":
+                break
+            assert loop.time() < deadline, now
+            await asyncio.sleep(0.1)
+        assert now["max-overall-download-limit"] == "2000000"
+        assert supervisor.process.proc is not None and supervisor.restarts == 0  # no restart needed

@@ -1,0 +1,1 @@
+"""The daemon's HTTP API (see :mod:`daemon.api.app`)."""

@@ -1,0 +1,93 @@
+"""The HTTP API (aiohttp.web on the daemon's event loop): health and queue status so far.
+
+Errors are JSON ``{"error": "…"}`` with their status code (never a traceback page). With
+``[api] token`` set, every request that is not a GET/HEAD needs ``Authorization: Bearer
+<token>`` (compared in constant time).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from daemon.api.health import HealthSources, collect_health
+from daemon.config_api import ApiSettings, split_listen
+
+log = structlog.get_logger("daemon.api")
+HEALTH: web.AppKey[HealthSources] = web.AppKey("health", HealthSources)
+SETTINGS: web.AppKey[ApiSettings] = web.AppKey("settings", ApiSettings)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as ``{"error": …}``; an unexpected exception is logged and answered 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except Exception:
+        log.exception("api_request_failed", method=request.method, path=request.path)
+        return web.json_response({"error": "internal error (see the daemon log)"}, status=500)
+
+
+@web.middleware
+async def bearer_for_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With a token configured, writes need ``Authorization: Bearer <token>``."""
+    token = request.app[SETTINGS].token
+    if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """200 with the checks when healthy, 503 with them (and the reasons) otherwise."""
+    healthy, checks = await collect_health(request.app[HEALTH])
+    failing = sorted(name for name, check in checks.items() if not check["ok"])
+    body = {"status": "ok" if healthy else "unhealthy", "failing": failing, "checks": checks}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def get_queue_status(request: web.Request) -> web.Response:
+    """Counts of items and results per status, per source and processor (as ``harvestd status``)."""
+    counts = await request.app[HEALTH].store.status_counts()
+    return web.json_response(counts)
+
+
+def build_app(health: HealthSources, settings: ApiSettings) -> web.Application:
+    """The API application (routes under ``/api``)."""
+    app = web.Application(middlewares=[json_errors, bearer_for_writes], client_max_size=1 << 20)
+    app[HEALTH] = health
+    app[SETTINGS] = settings
+    app.router.add_get("/api/health", get_health)
+    app.router.add_get("/api/queues/status", get_queue_status)
+    return app
+
+
+async def start_api(app: web.Application, settings: ApiSettings) -> web.AppRunner:
+    """Listen on ``settings.listen``; returns the runner (``await runner.cleanup()`` to stop).
+
+    Raises:
+        OSError: the address is taken or not available.
+    """
+    host, port = split_listen(settings.listen)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0] if runner.addresses else (host, port)
+    log.info("api_listening", url=f"http://{bound[0]}:{bound[1]}/api/health",
+             auth="bearer token for writes" if settings.token else "none (loopback only)")
+    return runner

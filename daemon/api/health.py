@@ -1,0 +1,80 @@
+"""Health of the running daemon: the checks behind ``GET /api/health``.
+
+Each check says ``ok`` and what it saw: the store takes a write; the downloader answers
+(aria2c connected, or the built-in backend); the scheduler has its jobs and their next run
+times; the worker backlog (pending results); event-loop lag; the library root (usable,
+fallback or paused) and its free space in bytes. Healthy = every check ok.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from daemon.downloads.base import Downloader
+from daemon.store import Store
+from daemon.worker import Worker
+
+CHECK_TIMEOUT_S = 5.0
+
+
+@dataclass
+class HealthSources:
+    """What the checks read: shared resources and two live readings of the runtime."""
+
+    store: Store
+    downloader: Downloader
+    worker: Worker
+    next_runs: Callable[[], dict[str, str | None]]
+    loop_lag_s: Callable[[], float]
+    max_loop_lag_s: float
+    min_free_bytes: int = 1 << 30
+
+
+async def _store(src: HealthSources) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await src.store.ping()
+    except Exception as exc:  # any failure is the answer, not a crash
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True}
+
+
+def _downloader(src: HealthSources) -> dict[str, Any]:
+    supervisor = getattr(src.downloader, "supervisor", None)
+    if supervisor is None:
+        return {"ok": True, "backend": src.downloader.backend, "busy": src.downloader.busy}
+    return {"ok": supervisor.ready.is_set(), "backend": src.downloader.backend,
+            "busy": src.downloader.busy, "aria2_restarts": supervisor.restarts}
+
+
+async def _library(src: HealthSources) -> dict[str, Any]:
+    state = await src.downloader.guard.check()
+    if state.root is None:
+        return {"ok": False, "paused": True, "reason": state.reason}
+    try:
+        usage = await asyncio.wait_for(asyncio.to_thread(shutil.disk_usage, state.root), CHECK_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        return {"ok": False, "root": str(state.root), "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": usage.free >= src.min_free_bytes, "root": str(state.root), "fallback": bool(state.reason),
+            "reason": state.reason, "free_bytes": usage.free, "min_free_bytes": src.min_free_bytes}
+
+
+async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
+    """Run every check; returns (healthy, ``{check: {"ok": bool, …}}``)."""
+    busy = await src.store.busy_counts()
+    lag_s = src.loop_lag_s()
+    next_runs = src.next_runs()
+    checks = {
+        "store": await _store(src),
+        "downloader": _downloader(src),
+        "scheduler": {"ok": True, "jobs": next_runs},
+        "worker": {"ok": True, "pending": busy["pending"], "processing": busy["processing"]},
+        "event_loop": {"ok": lag_s < src.max_loop_lag_s, "lag_s": round(lag_s, 4),
+                       "max_lag_s": src.max_loop_lag_s},
+        "library": await _library(src),
+    }
+    return all(c["ok"] for c in checks.values()), checks

@@ -1,0 +1,49 @@
+"""``[api]``: the daemon's small HTTP API (health, queues) on the same event loop."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, model_validator
+
+from daemon.config_base import _Model
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:8750"`` / ``"[::1]:8750"`` → (host, port). Raises ValueError."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        raise ValueError(f"listen must be HOST:PORT, got {listen!r}")
+    port = int(port_text)
+    if not 0 <= port < 65536:  # 0: any free port (tests)
+        raise ValueError(f"port out of range in {listen!r}")
+    return host.strip("[]"), port
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiSettings(_Model):
+    """``enabled``, ``listen`` (HOST:PORT) and ``token``: with a token, every write needs
+    ``Authorization: Bearer <token>``; listening beyond loopback without one is refused."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8750"
+    token: str | None = Field(None, min_length=16)
+
+    @model_validator(mode="after")
+    def _safe(self) -> ApiSettings:
+        host, _port = split_listen(self.listen)
+        if not is_loopback(host) and not self.token:
+            raise ValueError(f"listen = {self.listen!r} is beyond loopback: set [api] token "
+                             "(≥ 16 characters) so writes need it")
+        return self
