@@ -29,6 +29,7 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 from daemon.config import HostLimit, HttpSettings
+from daemon.metrics import HTTP_REQUESTS, HTTP_RETRIES, RATE_LIMIT_WAIT
 
 log = structlog.get_logger("daemon.http")
 T = TypeVar("T")
@@ -201,13 +202,18 @@ class HttpClient:
             ):
                 with attempt:
                     async with state.semaphore:
+                        waited = loop.time()
                         delay = state.not_before - loop.time()
                         if delay > 0:
                             await asyncio.sleep(delay)
                         if state.limiter is not None:
                             await state.limiter.acquire()
+                        RATE_LIMIT_WAIT.labels(host).inc(loop.time() - waited)
+                        if attempt.num > 1:
+                            HTTP_RETRIES.labels(host).inc()
                         assert self._session is not None
                         async with self._session.get(url) as resp:
+                            HTTP_REQUESTS.labels(host, str(resp.status)).inc()
                             if resp.status in RETRY_STATUSES:
                                 wait = parse_retry_after(resp.headers.get("Retry-After"))
                                 if wait is not None and resp.status in (429, 503):
@@ -224,6 +230,7 @@ class HttpClient:
         except _Retryable as exc:
             raise HttpError(url, exc.status, f"HTTP {exc.status} after {s.max_attempts} attempts") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            HTTP_REQUESTS.labels(host, "error").inc()
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             raise HttpError(url, None, f"network error after retries: {reason}") from None
         raise AssertionError("unreachable: retry_context always returns or raises")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.api.app import build_app
 from daemon.api.health import HealthSources
@@ -90,3 +91,21 @@ def test_listening_beyond_loopback_needs_a_token(tmp_path):
     assert config(tmp_path, '[api]\nlisten = "[::1]:9000"').api.listen == "[::1]:9000"
     with pytest.raises(ConfigError, match="HOST:PORT"):
         config(tmp_path, '[api]\nlisten = "8750"')
+
+
+async def test_metrics_parse_and_carry_queues_http_and_processor_figures(aiohttp_client, resources, filesite):
+    site, base = filesite
+    site.add("m.bin", 1000)
+    await resources.http.get_bytes(f"{base}files/m.bin")
+    await resources.http.get_bytes(f"{base}files/m.bin")
+    await resources.store.add_items("files", [file_item(base, "m.bin")])
+    client = await aiohttp_client(build_app(health_of(resources, lag_s=0.25), ApiSettings()))
+    resp = await client.get("/metrics")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(await resp.text())}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    host = base.removeprefix("http://").rstrip("/")
+    assert samples[("harvestd_http_requests_total", (("host", host), ("status", "200")))] >= 2
+    assert samples[("harvestd_items", (("source", "files"), ("status", "discovered")))] == 1
+    assert samples[("harvestd_event_loop_lag_seconds", ())] == 0.25
+    assert "harvestd_processor_seconds" in families and "harvestd_downloaded_bytes" in families

@@ -1,4 +1,4 @@
-"""The HTTP API (aiohttp.web on the daemon's event loop): health and queue status so far.
+"""The HTTP API (aiohttp.web on the daemon's event loop): health, queue status, metrics.
 
 Errors are JSON ``{"error": "…"}`` with their status code (never a traceback page). With
 ``[api] token`` set, every request that is not a GET/HEAD needs ``Authorization: Bearer
@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from daemon import metrics
 from daemon.api.health import HealthSources, collect_health
 from daemon.config_api import ApiSettings, split_listen
 
@@ -62,6 +64,23 @@ async def get_queue_status(request: web.Request) -> web.Response:
     return web.json_response(counts)
 
 
+async def get_metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: counters kept by the components, queue sizes read now."""
+    src = request.app[HEALTH]
+    counts = await src.store.status_counts()
+    metrics.ITEMS.clear()
+    for row in counts["items"]:
+        metrics.ITEMS.labels(row["source"], row["status"]).set(row["n"])
+    metrics.RESULTS.clear()
+    for row in counts["results"]:
+        metrics.RESULTS.labels(row["source"], row["processor"], row["status"]).set(row["n"])
+    metrics.DOWNLOADS_ACTIVE.set(src.downloader.busy)
+    metrics.LOOP_LAG.set(src.loop_lag_s())
+    supervisor = getattr(src.downloader, "supervisor", None)
+    metrics.ARIA2_RESTARTS.set(supervisor.restarts if supervisor is not None else 0)
+    return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def build_app(health: HealthSources, settings: ApiSettings) -> web.Application:
     """The API application (routes under ``/api``)."""
     app = web.Application(middlewares=[json_errors, bearer_for_writes], client_max_size=1 << 20)
@@ -69,6 +88,7 @@ def build_app(health: HealthSources, settings: ApiSettings) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/queues/status", get_queue_status)
+    app.router.add_get("/metrics", get_metrics)
     return app
 
 

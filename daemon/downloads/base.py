@@ -22,6 +22,7 @@ from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.images import verify_image
 from daemon.library import LibraryGuard
+from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
 from daemon.store import Downloaded, Item, Store
 from daemon.store.models import NOT_FOUND
@@ -172,6 +173,8 @@ class Downloader(LeasedPollingLoop[Item]):
         if await self._records.submit(Downloaded(item.id, relative, sealed.size_bytes, sealed.sha256)):
             log.info("existing_file_adopted" if adopted else "downloaded", path=relative,
                      bytes=sealed.size_bytes, backend=self.backend)
+            if not adopted:
+                DOWNLOADED_BYTES.labels(item.source).inc(sealed.size_bytes)
             if self.on_downloaded is not None:
                 self.on_downloaded()
         else:
@@ -185,6 +188,7 @@ class Downloader(LeasedPollingLoop[Item]):
         """Final failure: the item is ``failed`` with ``code`` and ``message`` (in words)."""
         level = log.info if code == NOT_FOUND else log.warning
         level("download_failed", error_code=code, error=message, url=item.url, attempt=item.attempts)
+        DOWNLOAD_FAILURES.labels(item.source, code, "true").inc()
         await self.store.mark_item_failed(item.id, self.owner, code, message)
 
     async def retry_later(self, item: Item, code: str, message: str) -> None:
@@ -193,6 +197,7 @@ class Downloader(LeasedPollingLoop[Item]):
             await self.fail(item, code, f"{message} (gave up after {item.attempts} attempts)")
             return
         delay_s = self.settings.retry_delay_s(item.attempts)
+        DOWNLOAD_FAILURES.labels(item.source, code, "false").inc()
         log.warning("download_retry_scheduled", error_code=code, error=message, url=item.url,
                     attempt=item.attempts, retry_in_s=round(delay_s, 1))
         await self.store.retry_item(item.id, self.owner, code, message, delay_s)

@@ -19,6 +19,7 @@ import structlog
 
 from daemon.aio import run_in_pool
 from daemon.config import WorkerSettings
+from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store
 from daemon.worker.processors import Processor
@@ -79,6 +80,7 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
                 started = time.perf_counter()
                 out = await run_in_pool(self.pool, processor.process, item, path)
                 duration_ms = (time.perf_counter() - started) * 1000
+                PROCESSOR_SECONDS.labels(claimed.processor).observe(duration_ms / 1000)
         except Exception as exc:  # one bad image never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             await self.store.fail_result(claimed.id, self.owner, error)
