@@ -323,6 +323,10 @@ class Aria2Downloader(Downloader):
                 self._purge.add(str(status.get("gid")))
         if not live:
             return
+        state = await self.guard.check()
+        if state.root is None:  # the library is unusable: leave them in aria2c for later
+            return
+        self.library_root = state.root
         adopted = await self.store.claim_items_by_id(self.owner, list(live), self.lease_s, self.source)
         for item in adopted:
             log.info("aria2_download_adopted", gid=live[item.id], source=item.source, key=item.key)
