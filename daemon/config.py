@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from daemon.config_api import ApiSettings
 from daemon.config_base import _check_cron, _check_zone, _Model
 from daemon.config_nasa import NasaIssSourceConfig
+from daemon.config_vegetation import VegetationConfig
 
 DEFAULT_CONFIG_PATHS = (Path("config.toml"), Path("/etc/harvestd/config.toml"))
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -256,6 +257,8 @@ class SkycamSourceConfig(_Model):
 
 SourceConfig = Annotated[SkycamSourceConfig | NasaIssSourceConfig, Field(discriminator="kind")]
 SOURCE_KINDS = ("skycam", "nasa_iss")
+PROCESSOR_KINDS = ("octas", "vegetation")
+AnyProcessorConfig = Annotated[ProcessorConfig | VegetationConfig, Field(discriminator="kind")]
 
 
 class Config(_Model):
@@ -269,8 +272,16 @@ class Config(_Model):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
-    processors: dict[str, ProcessorConfig] = Field(default_factory=dict)
+    processors: dict[str, AnyProcessorConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("processors", mode="before")
+    @classmethod
+    def _kind_defaults_to_name(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {name: ({"kind": name, **table} if isinstance(table, dict) and "kind" not in table
+                           else table) for name, table in v.items()}
+        return v
 
     @model_validator(mode="after")
     def _processors_exist(self) -> Config:
@@ -288,7 +299,7 @@ class Config(_Model):
         """The SQLite file: ``[store] path`` or ``{data_dir}/harvest.db``."""
         return self.store.path or self.data_dir / "harvest.db"
 
-    def processor(self, name: str) -> ProcessorConfig:
+    def processor(self, name: str) -> ProcessorConfig | VegetationConfig:
         """The processor config for ``name`` (built-in defaults when not configured)."""
         return self.processors.get(name) or ProcessorConfig(kind="octas")
 
@@ -358,7 +369,8 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
 
     data_dir = absolute(cfg.data_dir)
     processors = {
-        name: p.model_copy(update={"model": absolute(p.model) if p.model else None})
+        name: p.model_copy(update={"model": absolute(p.model)}) if isinstance(p, ProcessorConfig) and p.model
+        else p
         for name, p in cfg.processors.items()
     }
     store = cfg.store.model_copy(update={"path": absolute(cfg.store.path)} if cfg.store.path else {})
@@ -391,7 +403,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            if len(loc) > 3 and loc[0] == "sources" and loc[2] in SOURCE_KINDS:
+            kinds = SOURCE_KINDS + PROCESSOR_KINDS
+            if len(loc) > 3 and loc[0] in ("sources", "processors") and loc[2] in kinds:
                 loc = loc[:2] + loc[3:]  # drop the discriminator pydantic adds: sources.NAME.KIND.key
             dotted = ".".join(str(p) for p in loc) or "<root>"
             line = locate_key(text, loc)

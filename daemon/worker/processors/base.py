@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from daemon.config import Config, ProcessorConfig
+from daemon.config_vegetation import VegetationConfig
 from daemon.store.models import Item, ResultOutput
 
 
@@ -24,13 +25,15 @@ class Processor(ABC):
         """
 
 
-def build_processor(name: str, config: ProcessorConfig) -> Processor:
+def build_processor(name: str, config: ProcessorConfig | VegetationConfig) -> Processor:
     """One processor instance (loads its ONNX session: blocking, call in a thread)."""
-    if config.kind == "octas":
-        from daemon.worker.processors.octas import OctasProcessor
+    if isinstance(config, VegetationConfig):
+        from daemon.worker.processors.vegetation import VegetationProcessor
 
-        return OctasProcessor(name, config)
-    raise ValueError(f"unknown processor kind {config.kind!r}")
+        return VegetationProcessor(name, config)
+    from daemon.worker.processors.octas import OctasProcessor
+
+    return OctasProcessor(name, config)
 
 
 def build_processors(cfg: Config, previous: Mapping[str, Processor] | None = None,

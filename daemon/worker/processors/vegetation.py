@@ -1,0 +1,161 @@
+"""Processor ``vegetation``: NDVI and SAVI from multispectral TIFFs; VARI and ExG from RGB.
+
+- NDVI = (NIR − Red) / (NIR + Red) — Rouse et al. 1974 (NASA NTRS 19740022614).
+- SAVI = (1 + L)(NIR − Red) / (NIR + Red + L), L = 0.5 — Huete 1988, RSE 25:295.
+  Both on reflectance = (DN − black_level) × scale; pixels with NIR + Red ≤ 0 or a
+  non-finite value are invalid (NaN).
+- RGB-only images (no NIR) get VARI = (G − R)/(G + R − B) (Gitelson et al. 2002, RSE 80:76)
+  and ExG = 2g − r − b on chromatic coordinates (Woebbecke et al. 1995), labelled as such:
+  relative greenness, never called NDVI.
+
+Outputs per index: mean, median, p10, p90 and valid pixel count; for NDVI (or VARI) the
+fraction of valid pixels above ``vegetated_ndvi``. The main index is also written next to the
+source image as a float32 TIFF (``<stem>.<index>.tif``, NaN = invalid) and a colour-mapped PNG
+preview (``<stem>.<index>.png``: red −1 … yellow 0 … green +1, invalid transparent).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from daemon.config_vegetation import VegetationConfig
+from daemon.images import CorruptImage
+from daemon.store.models import Item, ResultOutput
+from daemon.worker.processors.base import Processor
+
+MODEL_VERSION = "1"
+TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+
+
+def read_bands(path: Path) -> np.ndarray:
+    """The image as ``(bands, H, W)`` float64 (TIFF via tifffile, others via Pillow).
+
+    Raises:
+        CorruptImage: unreadable or not a 2-D image.
+    """
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                data, axes = np.asarray(series.asarray()), series.axes
+        else:
+            with Image.open(path) as img:
+                data, axes = np.asarray(img.convert("RGB")), "YXS"
+    except (OSError, ValueError, IndexError, tifffile.TiffFileError) as exc:
+        raise CorruptImage(f"cannot read {path.name}: {exc}") from None
+    if data.ndim == 2:
+        data = data[np.newaxis]
+    elif data.ndim == 3 and axes.endswith("S"):
+        data = np.moveaxis(data, -1, 0)  # samples interleaved: (H, W, bands) → (bands, H, W)
+    if data.ndim != 3:
+        raise CorruptImage(f"{path.name}: expected a 2-D image with bands, got shape {data.shape}")
+    return data.astype(np.float64)
+
+
+def stats(index: np.ndarray, above: float | None = None) -> dict[str, Any]:
+    """mean, median, p10, p90, valid pixel count (and fraction > ``above``) of the finite values."""
+    valid = index[np.isfinite(index)]
+    if valid.size == 0:
+        return {"valid_pixels": 0, "mean": None, "median": None, "p10": None, "p90": None}
+    p10, median, p90 = np.percentile(valid, [10, 50, 90])
+    out: dict[str, Any] = {"valid_pixels": int(valid.size), "mean": round(float(valid.mean()), 6),
+                           "median": round(float(median), 6), "p10": round(float(p10), 6),
+                           "p90": round(float(p90), 6)}
+    if above is not None:
+        out["vegetated_fraction"] = round(float((valid > above).mean()), 6)
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(num.shape, np.nan, dtype=np.float64)
+    ok = np.isfinite(num) & np.isfinite(den) & (den > 1e-12)
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def ndvi_savi(red: np.ndarray, nir: np.ndarray, savi_l: float) -> tuple[np.ndarray, np.ndarray]:
+    """NDVI and SAVI of reflectance arrays (same shape); NaN where undefined."""
+    diff = nir - red
+    total = nir + red
+    ndvi = _ratio(diff, total)
+    savi = _ratio((1 + savi_l) * diff, total + savi_l)
+    savi[~np.isfinite(ndvi)] = np.nan
+    return ndvi, savi
+
+
+def vari_exg(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VARI and chromatic ExG of an ``(3, H, W)`` RGB array."""
+    r, g, b = rgb[0], rgb[1], rgb[2]
+    vari = _ratio(g - r, np.abs(g + r - b)) * np.sign(g + r - b)
+    total = r + g + b
+    exg = _ratio(2 * g - r - b, total)
+    return vari, exg
+
+
+def preview_rgba(index: np.ndarray) -> np.ndarray:
+    """``(H, W, 4)`` uint8: red at −1, yellow at 0, green at +1; invalid pixels transparent."""
+    x = np.clip(np.nan_to_num(index, nan=0.0), -1, 1)
+    red = np.where(x < 0, 1.0, 1.0 - x)
+    green = np.where(x < 0, 1.0 + x, 1.0)
+    rgba = np.zeros((*index.shape, 4), dtype=np.uint8)
+    rgba[..., 0] = (red * 255).astype(np.uint8)
+    rgba[..., 1] = (green * 200).astype(np.uint8)
+    rgba[..., 3] = np.where(np.isfinite(index), 255, 0).astype(np.uint8)
+    return rgba
+
+
+class VegetationProcessor(Processor):
+    """``kind = "vegetation"`` (see the module docstring)."""
+
+    def __init__(self, name: str, config: VegetationConfig) -> None:
+        self.name = name
+        self.config = config
+        self.bands, self.scale, self.black_level = config.resolved()
+
+    def process(self, item: Item, path: Path) -> ResultOutput:
+        """Indices of the image at ``path``. Raises CorruptImage for unreadable files."""
+        data = read_bands(path)
+        cfg = self.config
+        have_nir = "nir" in self.bands and "red" in self.bands and data.shape[0] >= max(
+            self.bands["nir"], self.bands["red"])
+        if have_nir:
+            refl = (data - self.black_level) * self.scale
+            red, nir = refl[self.bands["red"] - 1], refl[self.bands["nir"] - 1]
+            main_name = "ndvi"
+            main, savi = ndvi_savi(red, nir, cfg.savi_l)
+            output: dict[str, Any] = {
+                "indices": "NDVI/SAVI", "ndvi": stats(main, cfg.vegetated_ndvi),
+                "savi": {**stats(savi), "L": cfg.savi_l},
+                "reflectance": {"scale": self.scale, "black_level": self.black_level},
+            }
+        elif data.shape[0] >= 3:
+            main_name = "vari"
+            main, exg = vari_exg(data[:3])
+            output = {"indices": "VARI/ExG (RGB only: relative greenness, not NDVI)",
+                      "vari": stats(main, 0.0), "exg": stats(exg)}
+        else:
+            raise CorruptImage(f"{path.name}: {data.shape[0]} band(s): neither red+NIR nor RGB")
+        output["files"] = self._write(path, main_name, main)
+        return ResultOutput(output=output, model=f"vegetation-{main_name}", model_version=MODEL_VERSION)
+
+    def _write(self, source: Path, index_name: str, index: np.ndarray) -> dict[str, str]:
+        written: dict[str, str] = {}
+        stem = source.with_suffix("")
+        if self.config.write_raster:
+            raster = stem.with_name(f"{stem.name}.{index_name}.tif")
+            tmp = raster.with_name(raster.name + ".part")
+            tifffile.imwrite(tmp, index.astype(np.float32))
+            tmp.replace(raster)
+            written["raster"] = raster.name
+        if self.config.write_preview:
+            preview = stem.with_name(f"{stem.name}.{index_name}.png")
+            tmp = preview.with_name(preview.name + ".part")
+            Image.fromarray(preview_rgba(index)).save(tmp, format="PNG")  # (H, W, 4) uint8 → RGBA
+            tmp.replace(preview)
+            written["preview"] = preview.name
+        return written
