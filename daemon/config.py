@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from daemon.config_api import ApiSettings
+from daemon.config_api import ApiSettings, UploadSettings
 from daemon.config_base import _check_cron, _check_zone, _Model
 from daemon.config_nasa import NasaIssSourceConfig
 from daemon.config_vegetation import VegetationConfig
@@ -258,6 +258,7 @@ class SkycamSourceConfig(_Model):
 SourceConfig = Annotated[SkycamSourceConfig | NasaIssSourceConfig, Field(discriminator="kind")]
 SOURCE_KINDS = ("skycam", "nasa_iss")
 PROCESSOR_KINDS = ("octas", "vegetation")
+BUILTIN_PROCESSORS = ("octas", "vegetation")  # usable without a [processors.NAME] table
 AnyProcessorConfig = Annotated[ProcessorConfig | VegetationConfig, Field(discriminator="kind")]
 
 
@@ -272,6 +273,7 @@ class Config(_Model):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
     processors: dict[str, AnyProcessorConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
@@ -287,11 +289,14 @@ class Config(_Model):
     def _processors_exist(self) -> Config:
         for name, src in self.sources.items():
             for proc in src.processors:
-                if proc not in self.processors and proc not in ("octas",):
+                if proc not in self.processors and proc not in BUILTIN_PROCESSORS:
                     raise ValueError(
                         f"sources.{name}.processors: unknown processor {proc!r} "
                         f"(define [processors.{proc}])"
                     )
+        for proc in self.uploads.processors:
+            if proc not in self.processors and proc not in BUILTIN_PROCESSORS:
+                raise ValueError(f"uploads.processors: unknown processor {proc!r} (define [processors.{proc}])")
         return self
 
     @property
@@ -301,7 +306,10 @@ class Config(_Model):
 
     def processor(self, name: str) -> ProcessorConfig | VegetationConfig:
         """The processor config for ``name`` (built-in defaults when not configured)."""
-        return self.processors.get(name) or ProcessorConfig(kind="octas")
+        configured = self.processors.get(name)
+        if configured is not None:
+            return configured
+        return VegetationConfig(kind="vegetation") if name == "vegetation" else ProcessorConfig(kind="octas")
 
 
 def interpolate_env(value: Any, path: str = "", env: Mapping[str, str] | None = None) -> Any:

@@ -47,3 +47,15 @@ class ApiSettings(_Model):
             raise ValueError(f"listen = {self.listen!r} is beyond loopback: set [api] token "
                              "(≥ 16 characters) so writes need it")
         return self
+
+
+class UploadSettings(_Model):
+    """``[uploads]``: images posted to ``/api/uploads``.
+
+    ``layout`` fields: ``{t:STRFTIME}`` (upload time, UTC), ``{filename}`` (sanitised, with
+    the extension of the detected type), ``{id}`` (a short random id).
+    """
+
+    max_bytes: int = Field(256 << 20, ge=1 << 10)
+    processors: list[str] = Field(default_factory=lambda: ["vegetation"])
+    layout: str = "uploads/{t:%Y}/{t:%m}/{t:%d}/{id}-{filename}"

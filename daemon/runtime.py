@@ -24,6 +24,7 @@ from aiohttp import web
 from daemon import notify
 from daemon.api.app import build_app, start_api
 from daemon.api.health import HealthSources
+from daemon.api.uploads import UploadSources
 from daemon.config import Config, ConfigError, changed_sections, load_config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.harvest import harvest_window
@@ -192,7 +193,8 @@ class Daemon:
             return None
         health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
                                lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s)
-        return await start_api(build_app(health, cfg.api), cfg.api)
+        uploads = UploadSources(res.store, res.downloader, cfg.uploads, res.worker.wake)
+        return await start_api(build_app(health, cfg.api, uploads), cfg.api)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
 from daemon.api.health import HealthSources, collect_health
+from daemon.api.uploads import UploadSources, get_item, post_upload
 from daemon.config_api import ApiSettings, split_listen
 
 log = structlog.get_logger("daemon.api")
@@ -81,14 +82,26 @@ async def get_metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(health: HealthSources, settings: ApiSettings) -> web.Application:
-    """The API application (routes under ``/api``)."""
+def build_app(health: HealthSources, settings: ApiSettings,
+              uploads: UploadSources | None = None) -> web.Application:
+    """The API application (routes under ``/api``; uploads when ``uploads`` is given)."""
     app = web.Application(middlewares=[json_errors, bearer_for_writes], client_max_size=1 << 20)
     app[HEALTH] = health
     app[SETTINGS] = settings
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/queues/status", get_queue_status)
     app.router.add_get("/metrics", get_metrics)
+    if uploads is not None:
+        src = uploads
+
+        async def upload(request: web.Request) -> web.Response:
+            return await post_upload(request, src)
+
+        async def item(request: web.Request) -> web.Response:
+            return await get_item(request, src)
+
+        app.router.add_post("/api/uploads", upload)
+        app.router.add_get("/api/items/{id}", item)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Download queries: claiming items with a lease, finishing, retrying, live transfer progress.
+"""Download queries: claiming items with a lease, finishing, retrying, live transfer progress,
+and items that arrive already in the library (uploads).
 
 Every completion is conditional on the lease owner (see :mod:`daemon.store.sqlite`).
 """
@@ -152,6 +153,43 @@ class DownloadQueries(StoreBase):
             )
             await db.execute("DELETE FROM transfers WHERE item_id = ?", (item_id,))
             return cur.rowcount == 1
+
+    async def add_upload(self, source: str, key: str, path: str, size_bytes: int, sha256: str,
+                         captured_at: str, metadata: dict[str, Any], processors: Sequence[str]) -> int:
+        """An uploaded file already in the library: status ``uploaded``, one pending result per
+        processor (the worker takes it from there). Returns the item id."""
+        now = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO items (source, key, url, captured_at, metadata, processors, status, path,"
+                " bytes, sha256, created_at, updated_at)"
+                " VALUES (?, ?, NULL, ?, ?, ?, 'uploaded', ?, ?, ?, ?, ?)",
+                (source, key, captured_at, json.dumps(metadata, sort_keys=True), json.dumps(list(processors)),
+                 path, size_bytes, sha256, now, now),
+            )
+            item_id = int(cur.lastrowid)
+            await db.execute(
+                "INSERT INTO results (item_id, processor, created_at, updated_at)"
+                " SELECT ?, value, ?, ? FROM json_each(?)",
+                (item_id, now, now, json.dumps(list(processors))),
+            )
+        return item_id
+
+    async def item_with_results(self, item_id: int) -> dict[str, Any] | None:
+        """One item and its results (API), or None."""
+        items = await self._read("SELECT * FROM items WHERE id = ?", (item_id,))
+        if not items:
+            return None
+        item = dict(items[0])
+        for key in ("metadata", "processors"):
+            item[key] = json.loads(item[key] or "null")
+        results = []
+        for row in await self._read("SELECT * FROM results WHERE item_id = ? ORDER BY id", (item_id,)):
+            result = dict(row)
+            result["output"] = json.loads(result["output"]) if result["output"] else None
+            results.append(result)
+        item["results"] = results
+        return item
 
     async def record_transfers(self, transfers: Sequence[Transfer]) -> None:
         """Upsert live progress rows; rows of items no longer downloading are dropped."""

@@ -191,7 +191,7 @@ class Store(DownloadQueries):
             ids = json.dumps([r["item_id"] for r in claimed])
             await db.execute(
                 "UPDATE items SET status = 'processing', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND status = 'downloaded'",
+                " WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('downloaded', 'uploaded')",
                 (iso, ids),
             )
             async with db.execute(
@@ -208,7 +208,7 @@ class Store(DownloadQueries):
     async def _settle_items(db: _Tx, iso: str) -> None:
         await db.execute(
             "UPDATE items SET status = 'processed', updated_at = ? WHERE status IN"
-            " ('downloaded', 'processing') AND NOT EXISTS (SELECT 1 FROM results r WHERE"
+            " ('downloaded', 'uploaded', 'processing') AND NOT EXISTS (SELECT 1 FROM results r WHERE"
             " r.item_id = items.id AND r.status IN ('pending', 'processing'))",
             (iso,),
         )

@@ -39,7 +39,8 @@ def build_processor(name: str, config: ProcessorConfig | VegetationConfig) -> Pr
 def build_processors(cfg: Config, previous: Mapping[str, Processor] | None = None,
                      previous_cfg: Config | None = None) -> dict[str, Processor]:
     """Every processor the sources use, reusing ``previous`` ones whose config is unchanged."""
-    names = {p for src in cfg.sources.values() for p in src.processors} | set(cfg.processors)
+    names = ({p for src in cfg.sources.values() for p in src.processors} | set(cfg.processors)
+             | set(cfg.uploads.processors))
     built: dict[str, Processor] = {}
     for name in sorted(names):
         if previous and previous_cfg and name in previous and (

@@ -133,7 +133,10 @@ class VegetationProcessor(Processor):
                 "savi": {**stats(savi), "L": cfg.savi_l},
                 "reflectance": {"scale": self.scale, "black_level": self.black_level},
             }
-        elif data.shape[0] >= 3:
+        elif data.shape[0] > 3:
+            raise ValueError(f"{path.name}: {data.shape[0]} bands but no red/nir band numbers: set "
+                             f"[processors.{self.name}] bands or preset")
+        elif data.shape[0] == 3:
             main_name = "vari"
             main, exg = vari_exg(data[:3])
             output = {"indices": "VARI/ExG (RGB only: relative greenness, not NDVI)",
