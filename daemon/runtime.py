@@ -24,6 +24,7 @@ from aiohttp import web
 from daemon import notify
 from daemon.api.app import build_app, start_api
 from daemon.api.health import HealthSources
+from daemon.api.tasks import TaskSources
 from daemon.api.uploads import UploadSources
 from daemon.config import Config, ConfigError, changed_sections, load_config
 from daemon.downloads.aria2.process import Aria2Missing
@@ -32,6 +33,7 @@ from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.sources import Source, build_source
+from daemon.tasks import TaskRunner
 from daemon.worker.processors import Processor, build_processors
 
 log = structlog.get_logger("daemon.runtime")
@@ -179,6 +181,11 @@ class Daemon:
                 notify.sd_notify("WATCHDOG=1")
             notify.status(self._status_line())
 
+    def _wake_components(self) -> None:
+        if self.res is not None:
+            self.res.downloader.wake.set()
+            self.res.worker.wake.set()
+
     async def _sample_loop_lag(self) -> None:
         """Event-loop lag in seconds (how late a 1 s sleep wakes up), for ``/api/health``."""
         loop = asyncio.get_running_loop()
@@ -194,7 +201,8 @@ class Daemon:
         health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
                                lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s)
         uploads = UploadSources(res.store, res.downloader, cfg.uploads, res.worker.wake)
-        return await start_api(build_app(health, cfg.api, uploads), cfg.api)
+        tasks = TaskSources(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors))
+        return await start_api(build_app(health, cfg.api, uploads, tasks), cfg.api)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -228,9 +236,11 @@ class Daemon:
                 asyncio.create_task(self._supervise("downloader", res.downloader.run(components))),
                 asyncio.create_task(self._supervise("worker", res.worker.run(components))),
             ]
+            self.task_runner = TaskRunner(res.store, res.http, lambda: self.sources, self._wake_components)
             api = await self._start_api(cfg, res)
             side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
-                    asyncio.create_task(self._sample_loop_lag())]
+                    asyncio.create_task(self._sample_loop_lag()),
+                    asyncio.create_task(self.task_runner.run(self.stop))]
             self.jobs.start()
             self.jobs.sync(cfg, first=True)
             log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
 from daemon.api.health import HealthSources, collect_health
+from daemon.api.tasks import TaskSources, get_task, list_tasks, post_task
 from daemon.api.uploads import UploadSources, get_item, post_upload
 from daemon.config_api import ApiSettings, split_listen
 
@@ -82,9 +83,9 @@ async def get_metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(health: HealthSources, settings: ApiSettings,
-              uploads: UploadSources | None = None) -> web.Application:
-    """The API application (routes under ``/api``; uploads when ``uploads`` is given)."""
+def build_app(health: HealthSources, settings: ApiSettings, uploads: UploadSources | None = None,
+              tasks: TaskSources | None = None) -> web.Application:
+    """The API application (routes under ``/api``; uploads and tasks when given)."""
     app = web.Application(middlewares=[json_errors, bearer_for_writes], client_max_size=1 << 20)
     app[HEALTH] = health
     app[SETTINGS] = settings
@@ -102,6 +103,21 @@ def build_app(health: HealthSources, settings: ApiSettings,
 
         app.router.add_post("/api/uploads", upload)
         app.router.add_get("/api/items/{id}", item)
+    if tasks is not None:
+        t = tasks
+
+        async def post(request: web.Request) -> web.Response:
+            return await post_task(request, t)
+
+        async def one(request: web.Request) -> web.Response:
+            return await get_task(request, t)
+
+        async def many(request: web.Request) -> web.Response:
+            return await list_tasks(request, t)
+
+        app.router.add_post("/api/tasks", post)
+        app.router.add_get("/api/task/{id}", one)
+        app.router.add_get("/api/tasks", many)
     return app
 
 

@@ -35,6 +35,7 @@ from daemon.store.models import (
     RunCounts,
     utc_now_iso,
 )
+from daemon.store.tasks import TaskQueries
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -46,7 +47,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store(DownloadQueries):
+class Store(DownloadQueries, TaskQueries):
     """The harvestd database. Use ``async with Store.open(path) as store``."""
 
     @classmethod

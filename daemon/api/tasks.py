@@ -1,0 +1,64 @@
+"""``POST /api/tasks``, ``GET /api/task/{id}``, ``GET /api/tasks``: see :mod:`daemon.tasks`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from daemon.sources import Source
+from daemon.store import Store
+from daemon.tasks import TaskError, TaskRunner, check_task
+
+MAX_PAGE = 200
+
+
+@dataclass
+class TaskSources:
+    """What the task endpoints need: the store, the runner, the live sources and processors."""
+
+    store: Store
+    runner: TaskRunner
+    sources: Callable[[], Mapping[str, Source]]
+    processors: Callable[[], set[str]]
+
+
+async def post_task(request: web.Request, src: TaskSources) -> web.Response:
+    """202 with the new task's id and stage; 400 with the reason for a bad request."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(reason="the body is not valid JSON") from None
+    try:
+        kind, params = check_task(body, src.sources(), src.processors())
+    except TaskError as exc:
+        raise web.HTTPBadRequest(reason=str(exc)) from None
+    task_id = await src.store.create_task(kind, params)
+    src.runner.wake.set()
+    return web.json_response({"id": task_id, "kind": kind, "stage": "queued"}, status=202,
+                             headers={"Location": f"/api/task/{task_id}"})
+
+
+async def get_task(request: web.Request, src: TaskSources) -> web.Response:
+    """One task: kind, params, stage, total/done/failed, error, times."""
+    try:
+        task_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPBadRequest(reason="task id must be an integer") from None
+    task = await src.store.get_task(task_id)
+    if task is None:
+        raise web.HTTPNotFound(reason=f"no task {task_id}")
+    return web.json_response(task)
+
+
+async def list_tasks(request: web.Request, src: TaskSources) -> web.Response:
+    """Newest first; ``?limit=`` (≤ 200, default 50) and ``?offset=``."""
+    try:
+        limit = min(MAX_PAGE, max(1, int(request.query.get("limit", "50"))))
+        offset = max(0, int(request.query.get("offset", "0")))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="limit and offset must be integers") from None
+    tasks, total = await src.store.list_tasks(limit, offset)
+    return web.json_response({"tasks": tasks, "total": total, "limit": limit, "offset": offset})

@@ -1,0 +1,88 @@
+"""Task queries (HTTP API tasks): create, read, page, advance; re-running a model's results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from daemon.store.base import StoreBase
+from daemon.store.models import utc_now_iso
+
+OPEN_STAGES = ("queued", "acquiring", "processing")
+
+
+def _task(row: Any) -> dict[str, Any]:
+    task = dict(row)
+    task["params"] = json.loads(task["params"])
+    task["follow"] = json.loads(task["follow"])
+    return task
+
+
+class TaskQueries(StoreBase):
+    """Rows of ``tasks``; a task is advanced only by the daemon's task runner."""
+
+    async def create_task(self, kind: str, params: dict[str, Any]) -> int:
+        """A new ``queued`` task; returns its id."""
+        now = utc_now_iso()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO tasks (kind, params, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (kind, json.dumps(params, sort_keys=True), now, now),
+            )
+            return int(cur.lastrowid)
+
+    async def get_task(self, task_id: int, with_follow: bool = False) -> dict[str, Any] | None:
+        """One task (``follow`` only on request: it can be long), or None."""
+        rows = await self._read("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if not rows:
+            return None
+        task = _task(rows[0])
+        if not with_follow:
+            task.pop("follow")
+        return task
+
+    async def list_tasks(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Newest first, one page; returns (tasks without ``follow``, total count)."""
+        rows = await self._read("SELECT * FROM tasks ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        total = (await self._read("SELECT COUNT(*) FROM tasks"))[0][0]
+        tasks = [_task(r) for r in rows]
+        for task in tasks:
+            task.pop("follow")
+        return tasks, int(total)
+
+    async def open_tasks(self) -> list[dict[str, Any]]:
+        """Tasks not finished yet (after a restart too), oldest first."""
+        rows = await self._read("SELECT * FROM tasks WHERE stage IN (?, ?, ?) ORDER BY id", OPEN_STAGES)
+        return [_task(r) for r in rows]
+
+    async def update_task(self, task_id: int, **fields: Any) -> None:
+        """Set ``stage``, ``follow``, ``total``, ``done``, ``failed`` or ``error``."""
+        allowed = {"stage", "follow", "total", "done", "failed", "error"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+        values = {k: json.dumps(v) if k == "follow" else v for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        async with self._tx() as db:
+            await db.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
+                             (*values.values(), utc_now_iso(), task_id))
+
+    async def requeue_results(self, processor: str, source: str | None = None,
+                              keys: Sequence[str] | None = None) -> list[int]:
+        """Run ``processor`` again on finished results (of ``source`` / ``keys`` if given);
+        returns the result ids put back to ``pending``."""
+        sql = ("UPDATE results SET status = 'pending', attempts = 0, error = NULL, updated_at = ?"
+               " WHERE processor = ? AND status IN ('completed', 'failed')"
+               " AND item_id IN (SELECT id FROM items WHERE (? IS NULL OR source = ?)"
+               " AND (? IS NULL OR key IN (SELECT value FROM json_each(?)))) RETURNING id")
+        key_json = json.dumps(list(keys)) if keys is not None else None
+        async with self._tx() as db, db.execute(
+            sql, (utc_now_iso(), processor, source, source, key_json, key_json)
+        ) as cur:
+            return sorted(r[0] for r in await cur.fetchall())
+
+    async def result_states(self, result_ids: Sequence[int]) -> dict[int, str]:
+        """``result id → status`` for the given ids."""
+        rows = await self._read("SELECT id, status FROM results WHERE id IN (SELECT value FROM json_each(?))",
+                                (json.dumps(list(result_ids)),))
+        return {r[0]: r[1] for r in rows}

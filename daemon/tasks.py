@@ -1,0 +1,134 @@
+"""Tasks posted to the HTTP API, advanced by one runner in the daemon (stored, so they survive
+a restart and carry on).
+
+Stages: ``queued → acquiring → processing → completed | failed``.
+
+- ``backfill`` (source, since, until): acquiring lists the range and enqueues it like
+  ``harvestd backfill`` (new items enriched, transient failures retried); processing follows
+  those items until each is processed or failed.
+- ``ingest`` (source): the same for what a scheduled run of the source would find now.
+- ``run_model`` (processor, optional items filter ``{"source": …, "keys": […]}``): acquiring
+  puts the finished results of that processor back to pending (e.g. after a threshold
+  change); processing follows them until each is completed or failed.
+
+Acquiring is idempotent (items are unique per source and key), so a task interrupted by a
+restart simply does its stage again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from daemon.aio import wait_any
+from daemon.harvest import TRANSIENT_CODES, enqueue, enrich_new
+from daemon.http import HttpClient
+from daemon.sources import Source
+from daemon.store import NewItem, Store
+
+log = structlog.get_logger("daemon.tasks")
+KINDS = ("backfill", "ingest", "run_model")
+
+
+class TaskError(ValueError):
+    """A task that cannot be created or carried out (the reason goes to the API / the row)."""
+
+
+def check_task(body: Any, sources: Mapping[str, Source], processors: set[str]) -> tuple[str, dict[str, Any]]:
+    """Validate a task request body; returns (kind, params). Raises TaskError with the reason."""
+    if not isinstance(body, dict):
+        raise TaskError("the body must be a JSON object")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise TaskError(f"unknown task kind {kind!r} (one of {', '.join(KINDS)})")
+    params = {k: v for k, v in body.items() if k != "kind"}
+    if kind in ("backfill", "ingest"):
+        if params.get("source") not in sources:
+            raise TaskError(f"unknown source {params.get('source')!r} (known: {', '.join(sorted(sources))})")
+        bounds = (params.get("since"), params.get("until"))
+        if kind == "backfill" and not all(isinstance(b, str) for b in bounds):
+            raise TaskError("a backfill needs 'since' and 'until' (as for harvestd backfill)")
+    else:
+        if params.get("processor") not in processors:
+            raise TaskError(f"unknown processor {params.get('processor')!r}")
+        items = params.get("items", {})
+        if not isinstance(items, dict) or set(items) - {"source", "keys"} or (
+                "keys" in items and not isinstance(items["keys"], list)):
+            raise TaskError("items must be an object with optional 'source' and 'keys' (a list)")
+    return kind, params
+
+
+class TaskRunner:
+    """``await runner.run(stop)``: advances every open task, oldest first."""
+
+    def __init__(self, store: Store, http: HttpClient, sources: Callable[[], Mapping[str, Source]],
+                 on_enqueued: Callable[[], None], poll_s: float = 1.0) -> None:
+        self.store = store
+        self.http = http
+        self.sources = sources
+        self.on_enqueued = on_enqueued
+        self.poll_s = poll_s
+        self.wake = asyncio.Event()  # set when a task is posted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set; one failing task never stops the others."""
+        while not stop.is_set():
+            self.wake.clear()
+            for task in await self.store.open_tasks():
+                with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
+                    try:
+                        await self.step(task)
+                    except Exception as exc:  # the reason is the task's, not the daemon's
+                        reason = f"{type(exc).__name__}: {exc}"
+                        log.warning("task_failed", error=reason)
+                        await self.store.update_task(task["id"], stage="failed", error=reason)
+            await wait_any([stop, self.wake], self.poll_s)
+
+    async def step(self, task: dict[str, Any]) -> None:
+        """Advance one task by one stage (or refresh its progress while processing)."""
+        stage, params = task["stage"], task["params"]
+        if stage == "queued":
+            await self.store.update_task(task["id"], stage="acquiring")
+            log.info("task_acquiring")
+        elif stage == "acquiring":
+            follow = await self._acquire(task["kind"], params)
+            await self.store.update_task(task["id"], stage="processing", follow=follow, total=len(follow))
+            self.on_enqueued()
+            log.info("task_processing", total=len(follow))
+        elif stage == "processing":
+            done, failed = await self._progress(task["kind"], params, task["follow"])
+            finished = done + failed >= len(task["follow"])
+            await self.store.update_task(task["id"], done=done, failed=failed,
+                                         **({"stage": "completed"} if finished else {}))
+            if finished:
+                log.info("task_completed", done=done, failed=failed)
+
+    async def _acquire(self, kind: str, params: dict[str, Any]) -> list[Any]:
+        if kind == "run_model":
+            items = params.get("items") or {}
+            return await self.store.requeue_results(params["processor"], items.get("source"), items.get("keys"))
+        source = self.sources().get(params["source"])
+        if source is None:
+            raise TaskError(f"source {params['source']!r} is no longer configured")
+        if kind == "backfill":
+            since, until = params["since"], params["until"]
+            specs: list[NewItem] = [s async for s in source.backfill(since, until, self.http)]
+        else:
+            specs = [s async for s in source.discover(datetime.now(UTC), self.http)]
+        specs = await enrich_new(self.store, source, specs, self.http)
+        plan, _ = await enqueue(self.store, source.name, specs, retry_codes=TRANSIENT_CODES)
+        return plan.keys
+
+    async def _progress(self, kind: str, params: dict[str, Any], follow: list[Any]) -> tuple[int, int]:
+        if kind == "run_model":
+            states = await self.store.result_states(follow)
+            return (sum(1 for s in states.values() if s == "completed"),
+                    sum(1 for s in states.values() if s == "failed"))
+        item_states = await self.store.item_states(params["source"], follow)
+        return (sum(1 for s, _ in item_states.values() if s == "processed"),
+                sum(1 for s, _ in item_states.values() if s == "failed"))
+
