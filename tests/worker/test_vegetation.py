@@ -110,3 +110,29 @@ def test_config_kinds_and_validation(tmp_path):
         parse_config('[processors.veg]\nkind = "vegetation"\nbands = {red = 3}\n', tmp_path / "c.toml")
     with pytest.raises(ConfigError, match=r"processors\.veg\.savi_l"):
         parse_config('[processors.veg]\nkind = "vegetation"\nsavi_l = 3\n', tmp_path / "c.toml")
+
+
+@pytest.mark.parametrize(("preset", "names"), [
+    ("micasense_rededge", {"blue": "IMG_0007_1.tif", "green": "IMG_0007_2.tif", "red": "IMG_0007_3.tif",
+                           "nir": "IMG_0007_4.tif", "rededge": "IMG_0007_5.tif"}),
+    ("parrot_sequoia", {"green": "IMG_250601_101500_0001_GRE.TIF", "red": "IMG_250601_101500_0001_RED.TIF",
+                        "rededge": "IMG_250601_101500_0001_REG.TIF", "nir": "IMG_250601_101500_0001_NIR.TIF"}),
+    ("dji_p4m", {"blue": "DJI_0011.TIF", "green": "DJI_0012.TIF", "red": "DJI_0013.TIF",
+                 "rededge": "DJI_0014.TIF", "nir": "DJI_0015.TIF"}),
+])
+def test_one_file_per_band_captures(tmp_path, preset, names):
+    black = 4096 if preset == "dji_p4m" else 0
+    level = {"red": 0.1, "nir": 0.5}
+    for band, name in names.items():
+        dn = black + round(level.get(band, 0.2) * 65535)
+        tifffile.imwrite(tmp_path / name, np.full((6, 8), dn, dtype=np.uint16))
+    veg = processor(preset=preset, write_preview=False)
+    skipped = veg.process(item(names["red"]), tmp_path / names["red"]).output
+    assert "processed with its NIR file" in skipped["skipped"]
+    out = veg.process(item(names["nir"]), tmp_path / names["nir"]).output
+    assert abs(out["ndvi"]["mean"] - (0.5 - 0.1) / (0.5 + 0.1)) < 1e-4
+    assert out["ndvi"]["valid_pixels"] == 48
+    assert (tmp_path / out["files"]["raster"]).is_file()
+    (tmp_path / names["red"]).unlink()
+    with pytest.raises(ValueError, match="red band file"):
+        veg.process(item(names["nir"]), tmp_path / names["nir"])

@@ -3,7 +3,11 @@
 - NDVI = (NIR − Red) / (NIR + Red) — Rouse et al. 1974 (NASA NTRS 19740022614).
 - SAVI = (1 + L)(NIR − Red) / (NIR + Red + L), L = 0.5 — Huete 1988, RSE 25:295.
   Both on reflectance = (DN − black_level) × scale; pixels with NIR + Red ≤ 0 or a
-  non-finite value are invalid (NaN).
+  non-finite value are invalid (NaN). Input: a multi-band TIFF (layers from ``bands`` or the
+  preset), or one single-band file per band as the cameras write them (MicaSense
+  ``IMG_0007_4.tif``, Sequoia ``…_NIR.TIF``, DJI P4M ``DJI_0015.TIF``): the capture is
+  computed once, with its NIR file (which reads its red sibling); the other band files get a
+  "skipped" result. Per-band frames are not co-registered: edges are approximate.
 - RGB-only images (no NIR) get VARI = (G − R)/(G + R − B) (Gitelson et al. 2002, RSE 80:76)
   and ExG = 2g − r − b on chromatic coordinates (Woebbecke et al. 1995), labelled as such:
   relative greenness, never called NDVI.
@@ -16,6 +20,7 @@ preview (``<stem>.<index>.png``: red −1 … yellow 0 … green +1, invalid tra
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,17 @@ from daemon.worker.processors.base import Processor
 
 MODEL_VERSION = "1"
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+# one single-band file per band (models_and_data.md §2.2): file-name pattern and band tokens
+_MICASENSE = (re.compile(r"^(?P<stem>.+)(?P<sep>_)(?P<band>\d{1,2})(?P<ext>\.tiff?)$", re.I),
+              {"blue": "1", "green": "2", "red": "3", "nir": "4", "rededge": "5"})
+BAND_FILES: dict[str, tuple[re.Pattern[str], dict[str, str]]] = {
+    "micasense_rededge": _MICASENSE,
+    "micasense_altum": _MICASENSE,
+    "dji_p4m": (re.compile(r"^(?P<stem>DJI_\d{3})(?P<sep>)(?P<band>[0-5])(?P<ext>\.tiff?)$", re.I),
+                {"blue": "1", "green": "2", "red": "3", "rededge": "4", "nir": "5"}),
+    "parrot_sequoia": (re.compile(r"^(?P<stem>.+)(?P<sep>_)(?P<band>GRE|RED|REG|NIR)(?P<ext>\.tiff?)$", re.I),
+                       {"green": "GRE", "red": "RED", "rededge": "REG", "nir": "NIR"}),
+}
 
 
 def read_bands(path: Path) -> np.ndarray:
@@ -117,15 +133,39 @@ class VegetationProcessor(Processor):
         self.config = config
         self.bands, self.scale, self.black_level = config.resolved()
 
+    def _capture(self, path: Path) -> tuple[np.ndarray, Path] | str | None:
+        """A per-band file of a capture: the (red, nir) stack read from the NIR file and the
+        capture's name; a reason string for the other band files; None when not a band file."""
+        pattern = BAND_FILES.get(self.config.preset or "")
+        match = pattern[0].match(path.name) if pattern else None
+        if pattern is None or match is None:
+            return None
+        tokens = pattern[1]
+        if match["band"].upper() != tokens["nir"].upper():
+            return f"band file {match['band']}: the capture is processed with its NIR file"
+        red_name = f"{match['stem']}{match['sep']}{tokens['red']}{match['ext']}"
+        red_path = path.with_name(red_name)
+        if not red_path.exists():
+            raise ValueError(f"{path.name}: the capture's red band file {red_name} is missing")
+        red, nir = read_bands(red_path), read_bands(path)
+        return np.stack([red[0], nir[0]]), path.with_name(match["stem"] + match["ext"])
+
     def process(self, item: Item, path: Path) -> ResultOutput:
         """Indices of the image at ``path``. Raises CorruptImage for unreadable files."""
-        data = read_bands(path)
         cfg = self.config
-        have_nir = "nir" in self.bands and "red" in self.bands and data.shape[0] >= max(
-            self.bands["nir"], self.bands["red"])
+        data = read_bands(path)
+        bands = self.bands
+        capture = self._capture(path) if data.shape[0] == 1 else None  # one file per band?
+        if isinstance(capture, str):
+            return ResultOutput(output={"skipped": capture}, model="vegetation-band-file",
+                                model_version=MODEL_VERSION)
+        if capture is not None:
+            data, path = capture
+            bands = {"red": 1, "nir": 2}
+        have_nir = "nir" in bands and "red" in bands and data.shape[0] >= max(bands["nir"], bands["red"])
         if have_nir:
             refl = (data - self.black_level) * self.scale
-            red, nir = refl[self.bands["red"] - 1], refl[self.bands["nir"] - 1]
+            red, nir = refl[bands["red"] - 1], refl[bands["nir"] - 1]
             main_name = "ndvi"
             main, savi = ndvi_savi(red, nir, cfg.savi_l)
             output: dict[str, Any] = {
