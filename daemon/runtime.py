@@ -23,7 +23,7 @@ from aiohttp import web
 
 from daemon import notify
 from daemon.api.app import build_app, start_api
-from daemon.api.health import HealthSources
+from daemon.api.health import HealthSources, check_loop, check_store
 from daemon.api.tasks import TaskSources
 from daemon.api.uploads import UploadSources
 from daemon.config import Config, ConfigError, changed_sections, load_config
@@ -167,14 +167,13 @@ class Daemon:
             started = loop.time()
             await asyncio.sleep(tick)
             lag_s = loop.time() - started - tick
-            healthy = lag_s < self.cfg.daemon.watchdog_max_loop_lag_s
-            try:
-                assert self.res is not None
-                async with asyncio.timeout(max(1.0, tick / 2)):
-                    await self.res.store.ping()
-            except Exception as exc:
-                healthy = False
-                log.error("health_store_unwritable", error=repr(exc))
+            # the process-level checks of /api/health: an unmounted NAS or a restarting
+            # aria2c must not make systemd kill the daemon
+            assert self.res is not None
+            store = await check_store(self.res.store, max(1.0, tick / 2))
+            healthy = check_loop(lag_s, self.cfg.daemon.watchdog_max_loop_lag_s)["ok"] and store["ok"]
+            if not store["ok"]:
+                log.error("health_store_unwritable", error=store["error"])
             if lag_s > 1.0:
                 log.warning("event_loop_lag", lag_s=round(lag_s, 3))
             if interval and healthy:

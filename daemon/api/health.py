@@ -34,13 +34,19 @@ class HealthSources:
     min_free_bytes: int = 1 << 30
 
 
-async def _store(src: HealthSources) -> dict[str, Any]:
+async def check_store(store: Store, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
+    """The store takes a write within ``timeout_s`` (also the systemd watchdog's check)."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_S):
-            await src.store.ping()
+        async with asyncio.timeout(timeout_s):
+            await store.ping()
     except Exception as exc:  # any failure is the answer, not a crash
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True}
+
+
+def check_loop(lag_s: float, max_lag_s: float) -> dict[str, Any]:
+    """Event-loop lag below ``max_lag_s`` (also the systemd watchdog's check)."""
+    return {"ok": lag_s < max_lag_s, "lag_s": round(lag_s, 4), "max_lag_s": max_lag_s}
 
 
 def _downloader(src: HealthSources) -> dict[str, Any]:
@@ -69,12 +75,11 @@ async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
     lag_s = src.loop_lag_s()
     next_runs = src.next_runs()
     checks = {
-        "store": await _store(src),
+        "store": await check_store(src.store),
         "downloader": _downloader(src),
         "scheduler": {"ok": True, "jobs": next_runs},
         "worker": {"ok": True, "pending": busy["pending"], "processing": busy["processing"]},
-        "event_loop": {"ok": lag_s < src.max_loop_lag_s, "lag_s": round(lag_s, 4),
-                       "max_lag_s": src.max_loop_lag_s},
+        "event_loop": check_loop(lag_s, src.max_loop_lag_s),
         "library": await _library(src),
     }
     return all(c["ok"] for c in checks.values()), checks
