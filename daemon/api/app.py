@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import structlog
 from aiohttp import web
@@ -93,31 +94,12 @@ def build_app(health: HealthSources, settings: ApiSettings, uploads: UploadSourc
     app.router.add_get("/api/queues/status", get_queue_status)
     app.router.add_get("/metrics", get_metrics)
     if uploads is not None:
-        src = uploads
-
-        async def upload(request: web.Request) -> web.Response:
-            return await post_upload(request, src)
-
-        async def item(request: web.Request) -> web.Response:
-            return await get_item(request, src)
-
-        app.router.add_post("/api/uploads", upload)
-        app.router.add_get("/api/items/{id}", item)
+        app.router.add_post("/api/uploads", partial(post_upload, src=uploads))
+        app.router.add_get("/api/items/{id}", partial(get_item, src=uploads))
     if tasks is not None:
-        t = tasks
-
-        async def post(request: web.Request) -> web.Response:
-            return await post_task(request, t)
-
-        async def one(request: web.Request) -> web.Response:
-            return await get_task(request, t)
-
-        async def many(request: web.Request) -> web.Response:
-            return await list_tasks(request, t)
-
-        app.router.add_post("/api/tasks", post)
-        app.router.add_get("/api/task/{id}", one)
-        app.router.add_get("/api/tasks", many)
+        app.router.add_post("/api/tasks", partial(post_task, src=tasks))
+        app.router.add_get("/api/task/{id}", partial(get_task, src=tasks))
+        app.router.add_get("/api/tasks", partial(list_tasks, src=tasks))
     return app
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from daemon.api.params import path_id
 from daemon.sources import Source
 from daemon.store import Store
 from daemon.tasks import TaskError, TaskRunner, check_task
@@ -43,10 +44,7 @@ async def post_task(request: web.Request, src: TaskSources) -> web.Response:
 
 async def get_task(request: web.Request, src: TaskSources) -> web.Response:
     """One task: kind, params, stage, total/done/failed, error, times."""
-    try:
-        task_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPBadRequest(reason="task id must be an integer") from None
+    task_id = path_id(request, "task")
     task = await src.store.get_task(task_id)
     if task is None:
         raise web.HTTPNotFound(reason=f"no task {task_id}")

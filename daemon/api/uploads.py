@@ -25,6 +25,7 @@ from urllib.parse import unquote
 import structlog
 from aiohttp import BodyPartReader, web
 
+from daemon.api.params import path_id
 from daemon.config_api import UploadSettings
 from daemon.downloads.base import Downloader
 from daemon.downloads.finish import publish, seal
@@ -158,10 +159,7 @@ async def post_upload(request: web.Request, src: UploadSources) -> web.Response:
 
 async def get_item(request: web.Request, src: UploadSources) -> web.Response:
     """The item with its results (404 JSON when unknown)."""
-    try:
-        item_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPBadRequest(reason="item id must be an integer") from None
+    item_id = path_id(request, "item")
     item = await src.store.item_with_results(item_id)
     if item is None:
         raise web.HTTPNotFound(reason=f"no item {item_id}")
