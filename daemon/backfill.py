@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from daemon.aio import wait_any
 from daemon.config import Config
-from daemon.harvest import Plan, plan_backfill, settle
+from daemon.harvest import Plan, only_items, plan_backfill, settle
 from daemon.http import HttpClient
 from daemon.resources import open_resources
 from daemon.sources import build_source
@@ -37,7 +37,7 @@ class BackfillError(Exception):
     """Bad arguments (unknown source, malformed or reversed range): exit status 2."""
 
 
-async def collect_specs(cfg: Config, source_name: str, since: str, until: str) -> list[NewItem]:
+async def collect_specs(cfg: Config, source_name: str, since: str | None, until: str | None) -> list[NewItem]:
     """Item specs of the range, before anything is opened.
 
     Raises:
@@ -49,7 +49,7 @@ async def collect_specs(cfg: Config, source_name: str, since: str, until: str) -
     source = build_source(source_name, cfg.sources[source_name])
     try:
         async with HttpClient(cfg.http) as http:
-            return [spec async for spec in source.backfill(since, until, http)]
+            return await only_items(source.backfill(since, until, http))
     except ValueError as exc:
         raise BackfillError(str(exc)) from None
 

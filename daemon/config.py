@@ -22,6 +22,7 @@ from daemon.config_api import ApiSettings, UploadSettings
 from daemon.config_base import _Model
 from daemon.config_nasa import NasaIssSourceConfig
 from daemon.config_skycam import SkycamSourceConfig
+from daemon.config_slooh import SloohSourceConfig
 from daemon.config_vegetation import VegetationConfig
 
 DEFAULT_CONFIG_PATHS = (Path("config.toml"), Path("/etc/harvestd/config.toml"))
@@ -118,6 +119,7 @@ class DownloadSettings(_Model):
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(2.0, gt=0)
     on_existing: Literal["skip", "overwrite", "rename"] = "skip"
+    set_mtime: bool = True  # a downloaded file's modification time = the item's capture time (UTC)
     verify_images: bool = True
     staging_dir: Path | None = None
     max_attempts: int = Field(5, ge=1, le=100)
@@ -204,8 +206,9 @@ class ProcessorConfig(_Model):
         return self
 
 
-SourceConfig = Annotated[SkycamSourceConfig | NasaIssSourceConfig, Field(discriminator="kind")]
-SOURCE_KINDS = ("skycam", "nasa_iss")
+SourceConfig = Annotated[SkycamSourceConfig | NasaIssSourceConfig | SloohSourceConfig,
+                         Field(discriminator="kind")]
+SOURCE_KINDS = ("skycam", "nasa_iss", "slooh")
 PROCESSOR_KINDS = ("octas", "vegetation")
 BUILTIN_PROCESSORS = ("octas", "vegetation")  # usable without a [processors.NAME] table
 AnyProcessorConfig = Annotated[ProcessorConfig | VegetationConfig, Field(discriminator="kind")]

@@ -9,7 +9,8 @@ reason are retried, while ones the server answered 404 for are settled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,7 @@ import structlog
 
 from daemon.http import HttpClient
 from daemon.sources import Source
+from daemon.sources.base import Checkpoint, Found
 from daemon.store import NewItem, RunCounts, Store
 from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
@@ -74,23 +76,55 @@ async def enrich_new(store: Store, source: Source, specs: Sequence[NewItem],
     return [s for s in specs if s.key not in new_keys] + await source.enrich(new, http)
 
 
+async def only_items(found: AsyncIterator[Found]) -> list[NewItem]:
+    """The items of a discovery, its checkpoints dropped (callers that store all at once)."""
+    return [f async for f in found if isinstance(f, NewItem)]
+
+
 async def harvest_window(store: Store, source: Source, now: datetime, trigger: str,
-                         http: HttpClient) -> RunCounts:
-    """One scheduled run of ``source`` at ``now`` (UTC): enqueue its window, record a run."""
+                         http: HttpClient, on_enqueued: Callable[[], None] | None = None) -> RunCounts:
+    """One scheduled run of ``source`` at ``now`` (UTC): enqueue its window, record a run.
+
+    Items are stored at each :class:`Checkpoint` the source yields (and at the end); the
+    checkpoint's state is saved only after that, so a run that fails or is interrupted keeps
+    what it stored and never saves a mark past it. ``on_enqueued`` is called after each store.
+    """
     run_id = await store.start_run(source.name, trigger)
     counts = RunCounts()
-    try:
-        specs = [spec async for spec in source.discover(now, http)]
-        specs = await enrich_new(store, source, specs, http)
+    requeued = 0
+    batch: list[NewItem] = []
+
+    async def flush() -> None:
+        nonlocal batch, requeued
+        if not batch:
+            return
+        specs = await enrich_new(store, source, batch, http)
+        batch = []
         plan, inserted = await enqueue(store, source.name, specs, retry_codes=None)
-        counts = RunCounts(total=len(specs), new=inserted, duplicates=len(plan.duplicates))
-    except Exception as exc:
-        await store.finish_run(run_id, counts, "failed", f"{type(exc).__name__}: {exc}")
+        counts.total += len(specs)
+        counts.new += inserted
+        counts.duplicates += len(plan.duplicates)
+        requeued += len(plan.pending) - inserted
+        if on_enqueued is not None and plan.pending:
+            on_enqueued()
+
+    try:
+        source.resume(await store.source_state(source.name))
+        async for found in source.discover(now, http):
+            if isinstance(found, Checkpoint):
+                await flush()
+                if found.state:
+                    await store.save_source_state(source.name, found.state)
+            else:
+                batch.append(found)
+        await flush()
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, asyncio.CancelledError | TimeoutError) else "failed"
+        await asyncio.shield(store.finish_run(run_id, counts, status, f"{type(exc).__name__}: {exc}"))
         raise
     await store.finish_run(run_id, counts, "ok")
     log.info("harvest_enqueued", source=source.name, trigger=trigger, total=counts.total,
-             new=counts.new, requeued=len(plan.pending) - inserted,
-             duplicates=counts.duplicates)
+             new=counts.new, requeued=requeued, duplicates=counts.duplicates)
     return counts
 
 

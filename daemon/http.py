@@ -87,10 +87,22 @@ class _Host:
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A finished streamed download: size in bytes and SHA-256 hex digest."""
+    """A finished streamed download: size in bytes, SHA-256 hex digest, and the server's
+    ``Digest`` (RFC 3230) or ``Content-MD5`` (RFC 1864) header value when it sent one."""
 
     size_bytes: int
     sha256: str
+    digest_header: str | None = None
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(url, resp.status, f"body larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class HttpClient:
@@ -178,10 +190,14 @@ class HttpClient:
             exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | TimeoutError
         )
 
-    async def request(self, url: str, handle: Callable[[aiohttp.ClientResponse], Awaitable[T]]) -> T:
-        """GET ``url`` with limits and retries; ``handle`` reads the 2xx response.
+    async def request(self, url: str, handle: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+                      method: str = "GET", json_body: object = None,
+                      headers: dict[str, str] | None = None) -> T:
+        """``method`` (GET, or POST with ``json_body``) ``url`` with limits and retries;
+        ``handle`` reads the 2xx response.
 
         ``handle`` may run more than once (once per attempt) and must start afresh each time.
+        POST is retried like GET: use it only for calls that are safe to repeat (list queries).
 
         Raises:
             NotFound: HTTP 404 or 410.
@@ -212,7 +228,8 @@ class HttpClient:
                         if attempt.num > 1:
                             HTTP_RETRIES.labels(host).inc()
                         assert self._session is not None
-                        async with self._session.get(url) as resp:
+                        async with self._session.request(method, url, json=json_body,
+                                                         headers=headers) as resp:
                             HTTP_REQUESTS.labels(host, str(resp.status)).inc()
                             if resp.status in RETRY_STATUSES:
                                 wait = parse_retry_after(resp.headers.get("Retry-After"))
@@ -239,15 +256,19 @@ class HttpClient:
         """The whole body of ``url`` (≤ ``max_bytes`` bytes). Raises as :meth:`request`."""
 
         async def read(resp: aiohttp.ClientResponse) -> bytes:
-            chunks, size = [], 0
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge(url, resp.status, f"body larger than {max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return await _read_capped(resp, url, max_bytes)
 
         return await self.request(url, read)
+
+    async def post_json(self, url: str, body: object, headers: dict[str, str] | None = None,
+                        max_bytes: int = 64 << 20) -> bytes:
+        """POST ``body`` as JSON (``Content-Type: application/json``) and return the raw answer
+        (≤ ``max_bytes`` bytes). Retried and rate-limited as :meth:`request`; raises likewise."""
+
+        async def read(resp: aiohttp.ClientResponse) -> bytes:
+            return await _read_capped(resp, url, max_bytes)
+
+        return await self.request(url, read, method="POST", json_body=body, headers=headers)
 
     async def download(self, url: str, part_path: Path, max_bytes: int = 8 << 30) -> DownloadedFile:
         """Stream ``url`` into ``part_path`` (truncated per attempt), fsync it, hash it.
@@ -288,6 +309,7 @@ class HttpClient:
                 await asyncio.to_thread(finish)
             finally:
                 await asyncio.to_thread(fh.close)
-            return DownloadedFile(size, digest.hexdigest())
+            return DownloadedFile(size, digest.hexdigest(),
+                                  resp.headers.get("Digest") or resp.headers.get("Content-MD5"))
 
         return await self.request(url, stream)

@@ -31,6 +31,43 @@ def verify_image(path: Path) -> tuple[int, int]:
         raise CorruptImage(f"not a decodable image: {exc}") from None
 
 
+FITS_BLOCK_BYTES = 2880  # FITS Standard 4.0 §3.1: headers and data come in 2880-byte blocks
+FITS_SUFFIXES = frozenset({".fit", ".fits", ".fts"})
+
+
+def verify_fits(path: Path) -> int:
+    """Check a FITS file's framing (FITS Standard 4.0 §3.1, §4.4.1): it starts with the
+    ``SIMPLE  =`` card, its size is a whole number of 2880-byte blocks and its primary
+    header ends (an ``END`` card). Returns the size in bytes.
+
+    Raises:
+        CorruptImage: truncated (size not a multiple of 2880 bytes) or not FITS.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(FITS_BLOCK_BYTES * 36)  # a primary header rarely exceeds 36 blocks
+    if not head.startswith(b"SIMPLE  ="):
+        raise CorruptImage("not a FITS file (no SIMPLE card)")
+    if size == 0 or size % FITS_BLOCK_BYTES:
+        raise CorruptImage(f"truncated FITS file: {size} bytes is not a multiple of {FITS_BLOCK_BYTES}")
+    cards = (head[i:i + 80] for i in range(0, len(head) - 79, 80))
+    if not any(card.rstrip() == b"END" for card in cards):
+        raise CorruptImage("FITS primary header has no END card")
+    return size
+
+
+def verify_file(path: Path) -> None:
+    """:func:`verify_fits` for FITS names, :func:`verify_image` otherwise.
+
+    Raises:
+        CorruptImage: the file is truncated or undecodable.
+    """
+    if path.suffix.lower() in FITS_SUFFIXES:
+        verify_fits(path)
+    else:
+        verify_image(path)
+
+
 def load_rgb(path: Path, max_side_px: int) -> tuple[np.ndarray, float, tuple[int, int]]:
     """Decode ``path`` to an ``(H, W, 3) uint8`` RGB array whose longer side ≤ ``max_side_px``.
 

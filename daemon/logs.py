@@ -22,7 +22,7 @@ LogFormat = Literal["auto", "journal", "json", "logfmt", "console"]
 PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4,
             "info": 6, "debug": 7, "notset": 7}
 KEY_ORDER = ["event", "source", "key", "processor"]
-SECRET_FIELDS = frozenset({"api_key", "password", "token", "secret"})
+SECRET_FIELDS = frozenset({"api_key", "password", "token", "secret", "username"})
 REDACTED = "***"
 _secrets: set[str] = set()
 
@@ -34,7 +34,7 @@ def register_secret(value: str | None) -> None:
 
 
 def register_config_secrets(config: object) -> None:
-    """Register the values of fields named api_key / password / token / secret in the config
+    """Register the values of fields named api_key / password / token / secret / username in the config
     (its sources and their nested models)."""
     sources = getattr(config, "sources", {}) or {}
     for source in sources.values():

@@ -28,11 +28,14 @@ from daemon.api.tasks import TaskSources
 from daemon.api.uploads import UploadSources
 from daemon.config import Config, ConfigError, changed_sections, load_config
 from daemon.downloads.aria2.process import Aria2Missing
+from daemon.downloads.base import duplicate_policies
 from daemon.harvest import harvest_window
+from daemon.http import HttpError
 from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.sources import Source, build_source
+from daemon.sources.base import SourceError
 from daemon.tasks import TaskRunner
 from daemon.worker.processors import Processor, build_processors
 
@@ -80,8 +83,13 @@ class Daemon:
         assert task is not None
         self._running_jobs.add(task)
         try:
-            async with asyncio.timeout(JOB_TIMEOUT_S):
-                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http)
+            timeout_s = getattr(source.config, "run_timeout_s", JOB_TIMEOUT_S)
+            async with asyncio.timeout(timeout_s):
+                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http,
+                                     on_enqueued=self.res.downloader.wake.set)
+        except (SourceError, HttpError) as exc:  # the remote's fault: one line, no traceback
+            log.error("harvest_failed", source=name, error=str(exc))
+            return
         except Exception:  # a failing run is logged; the next run tries again
             log.exception("harvest_failed", source=name)
             return
@@ -137,6 +145,7 @@ class Daemon:
         res = self.res
         res.http.update_settings(new.http)
         res.downloader.settings = new.downloads
+        res.downloader.policies = duplicate_policies(new.sources)
         res.downloader.guard.settings = new.library
         res.worker.settings = new.worker.model_copy(update={"threads": old.worker.threads})
         res.worker.library_root = new.library.root

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from daemon.aio import wait_any
-from daemon.harvest import TRANSIENT_CODES, enqueue, enrich_new
+from daemon.harvest import TRANSIENT_CODES, enqueue, enrich_new, only_items
 from daemon.http import HttpClient
 from daemon.sources import Source
 from daemon.store import NewItem, Store
@@ -116,9 +116,10 @@ class TaskRunner:
             raise TaskError(f"source {params['source']!r} is no longer configured")
         if kind == "backfill":
             since, until = params["since"], params["until"]
-            specs: list[NewItem] = [s async for s in source.backfill(since, until, self.http)]
+            specs: list[NewItem] = await only_items(source.backfill(since, until, self.http))
         else:
-            specs = [s async for s in source.discover(datetime.now(UTC), self.http)]
+            source.resume(await self.store.source_state(source.name))
+            specs = await only_items(source.discover(datetime.now(UTC), self.http))
         specs = await enrich_new(self.store, source, specs, self.http)
         plan, _ = await enqueue(self.store, source.name, specs, retry_codes=TRANSIENT_CODES)
         return plan.keys

@@ -9,10 +9,13 @@ store, the library and the staging folder, never the sources.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -20,7 +23,7 @@ from daemon.aio import GroupCommit, run_in_pool
 from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
-from daemon.images import verify_image
+from daemon.images import verify_file
 from daemon.library import LibraryGuard
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
@@ -32,8 +35,31 @@ LIBRARY_CHECK_S = 5.0
 
 
 def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
-                      expected_size: int | None) -> tuple[Sealed, Path]:
-    return seal(staged, checksum, expected_size), publish(staged, final, policy)
+                      expected_size: int | None, mtime: float | None) -> tuple[Sealed, Path]:
+    sealed = seal(staged, checksum, expected_size)
+    return sealed, _publish(staged, final, policy, mtime)
+
+
+def _publish(staged: Path, final: Path, policy: str, mtime: float | None) -> Path:
+    if mtime is not None:  # before the rename: the file appears with its capture time
+        os.utime(staged, (mtime, mtime))
+    return publish(staged, final, policy)
+
+
+def capture_mtime(item: Item) -> float | None:
+    """The item's capture time (UTC) as a file modification time, None when unknown/implausible."""
+    when = item.captured_at
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() if when.year >= 1971 else None
+
+
+def duplicate_policies(sources: Mapping[str, Any]) -> dict[str, str]:
+    """Source name → its own ``duplicates`` policy, for sources that set one."""
+    return {name: policy for name, src in sources.items()
+            if (policy := getattr(src, "duplicates", None)) is not None}
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,11 @@ class Downloader(LeasedPollingLoop[Item]):
         self.on_downloaded = on_downloaded
         self._finishing: set[asyncio.Task[None]] = set()
         self._records: GroupCommit[Downloaded, bool] = GroupCommit(self._record_many)
+        self.policies: dict[str, str] = {}  # source → its own duplicate policy (else on_existing)
+
+    def policy_for(self, item: Item) -> str:
+        """The duplicate policy for ``item``: its source's ``duplicates``, else ``on_existing``."""
+        return self.policies.get(item.source, self.settings.on_existing)
 
     async def finish_inflight(self, tasks: set[asyncio.Task[None]]) -> None:
         """On stop: cancel downloads still transferring (their leases are released; aria2c
@@ -127,12 +158,12 @@ class Downloader(LeasedPollingLoop[Item]):
 
         Returns True when the item is done (adopted); False when it must be fetched.
         """
-        if self.settings.on_existing != "skip" or not target.existed:
+        if self.policy_for(item) != "skip" or not target.existed:
             return False
         try:
             sealed = await asyncio.to_thread(seal, target.final, item.checksum)
             if self.settings.verify_images and is_image(target.final):
-                await run_in_pool(self.pool, verify_image, target.final)
+                await run_in_pool(self.pool, verify_file, target.final)
         except ValueError as exc:  # CorruptImage, ChecksumMismatch
             log.warning("existing_file_invalid_refetching", path=item.path, reason=str(exc))
             return False
@@ -140,8 +171,10 @@ class Downloader(LeasedPollingLoop[Item]):
         return True
 
     async def complete(self, item: Item, target: Target, staged: Path,
-                       expected_size: int | None = None) -> Path:
+                       expected_size: int | None = None, checksum: str | None = None) -> Path:
         """Seal, verify and publish ``staged``; record the item as downloaded.
+
+        ``checksum`` (TYPE=hex) defaults to the item's own.
 
         Raises:
             ChecksumMismatch: size or checksum differ (the staged file is left for the caller).
@@ -152,14 +185,16 @@ class Downloader(LeasedPollingLoop[Item]):
         if task is not None:
             self._finishing.add(task)
         try:
-            policy = self.settings.on_existing
+            policy = self.policy_for(item)
+            mtime = capture_mtime(item) if self.settings.set_mtime else None
             if self.settings.verify_images and is_image(target.final):
-                sealed = await asyncio.to_thread(seal, staged, item.checksum, expected_size)
-                await run_in_pool(self.pool, verify_image, staged)
-                landed = await asyncio.to_thread(publish, staged, target.final, policy)
+                sealed = await asyncio.to_thread(seal, staged, checksum or item.checksum, expected_size)
+                await run_in_pool(self.pool, verify_file, staged)
+                landed = await asyncio.to_thread(_publish, staged, target.final, policy, mtime)
             else:  # one trip to a thread: seal and publish
                 sealed, landed = await asyncio.to_thread(_seal_and_publish, staged, target.final,
-                                                         policy, item.checksum, expected_size)
+                                                         policy, checksum or item.checksum, expected_size,
+                                                         mtime)
             await self._record(item, target, landed, sealed, adopted=False)
         finally:
             if task is not None:

@@ -18,7 +18,7 @@ import structlog
 
 from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
-from daemon.downloads.finish import ChecksumMismatch
+from daemon.downloads.finish import ChecksumMismatch, parse_digest_header
 from daemon.downloads.layout import LayoutError
 from daemon.http import HttpClient, HttpError, NotFound
 from daemon.images import CorruptImage
@@ -56,8 +56,17 @@ class BuiltinDownloader(Downloader):
             if await self.adopt_existing(item, target):
                 return
             part = self.staging_path(item, target.final).with_suffix(target.final.suffix + ".part")
-            await self.http.download(item.url or "", part)
-            await self.complete(item, target, part)
+            for refetch in (False, True):
+                fetched = await self.http.download(item.url or "", part)
+                # the source's checksum, else the server's Digest / Content-MD5 header (as aria2c does)
+                checksum = item.checksum or parse_digest_header(fetched.digest_header)
+                try:
+                    await self.complete(item, target, part, checksum=checksum)
+                    break
+                except ChecksumMismatch as exc:
+                    if refetch:
+                        raise
+                    log.warning("download_checksum_mismatch_refetching", error=str(exc))
         except NotFound as exc:
             await self.fail(item, NOT_FOUND, str(exc))
         except HttpError as exc:

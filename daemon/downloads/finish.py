@@ -12,6 +12,8 @@ destination, fsynced, then renamed (never a partial file at the final path).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import errno
 import hashlib
 import os
@@ -21,7 +23,8 @@ from pathlib import Path
 
 from daemon.downloads.layout import LayoutError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp",
+                            ".fit", ".fits", ".fts"})
 # aria2c(1) --checksum=<TYPE>=<DIGEST> names → hashlib names
 CHECKSUM_ALGORITHMS = {
     "md5": "md5", "sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256",
@@ -55,8 +58,33 @@ def parse_checksum(spec: str) -> tuple[str, str]:
     return algorithm, digest
 
 
+def parse_digest_header(value: str | None) -> str | None:
+    """An instance digest header → ``"md5=<hex>"`` (aria2's TYPE=DIGEST form), or None.
+
+    ``Digest: MD5=<base64>, SHA-256=<base64>`` (RFC 3230 §4.3.2, algorithm names RFC 5843;
+    ``SHA`` is SHA-1) or a bare ``Content-MD5: <base64>`` value (RFC 1864). The first
+    supported algorithm wins, as aria2c does with the Digest header.
+    """
+    if not value:
+        return None
+    for part in value.split(","):
+        name, eq, encoded = part.strip().partition("=")
+        if not eq:  # Content-MD5: the value is the base64 digest itself
+            name, encoded = "md5", part.strip()
+        name = {"sha": "sha-1"}.get(name.strip().lower(), name.strip().lower())
+        if name not in CHECKSUM_ALGORITHMS:
+            continue
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if raw and len(raw) == hashlib.new(CHECKSUM_ALGORITHMS[name]).digest_size:
+            return f"{name}={raw.hex()}"
+    return None
+
+
 def is_image(path: Path) -> bool:
-    """True when the name says image (only those are decoded for verification)."""
+    """True when the name says image or FITS (only those are verified by decoding/framing)."""
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 

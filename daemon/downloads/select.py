@@ -18,7 +18,7 @@ import structlog
 from daemon.config import Config
 from daemon.downloads.aria2.controller import Aria2Downloader
 from daemon.downloads.aria2.process import Aria2Missing, find_aria2c
-from daemon.downloads.base import Downloader
+from daemon.downloads.base import Downloader, duplicate_policies
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
 from daemon.store import Store
@@ -40,6 +40,15 @@ async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Ex
     Raises:
         Aria2Missing: ``backend = "aria2"`` and no aria2c binary.
     """
+    downloader = await _backend(cfg, store, http, pool, owner, name=name, source=source,
+                                on_downloaded=on_downloaded)
+    downloader.policies = duplicate_policies(cfg.sources)
+    return downloader
+
+
+async def _backend(cfg: Config, store: Store, http: HttpClient, pool: Executor, owner: str, *,
+                   name: str, source: str | None,
+                   on_downloaded: Callable[[], None] | None) -> Downloader:
     settings = cfg.downloads
     if settings.backend != "builtin":
         binary = await asyncio.to_thread(find_aria2c, settings.aria2.binary)  # stats $PATH

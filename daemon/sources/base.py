@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -11,6 +12,24 @@ from pydantic import BaseModel
 
 from daemon.http import HttpClient
 from daemon.store.models import NewItem
+
+
+class SourceError(Exception):
+    """The remote site refused or answered something unusable; ``str()`` is the one-line
+    reason (logged without a traceback)."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Yielded by a source between pages of a listing: everything yielded before it is to be
+    stored now, and then ``state`` (when given) saved as the source's state (see
+    :meth:`Source.resume`). So a walk interrupted later keeps what it had found, and a
+    high-water mark is saved only once what it vouches for is in the store."""
+
+    state: dict[str, Any] | None = None
+
+
+Found = NewItem | Checkpoint
 
 
 class Source(ABC):
@@ -27,17 +46,24 @@ class Source(ABC):
     def __init__(self, name: str, config: Any) -> None:
         self.name = name
         self.config = config
+        self.state: dict[str, Any] = {}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """The state saved by earlier runs' checkpoints (empty on the first run)."""
+        self.state = dict(state)
 
     @abstractmethod
-    def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[NewItem]:
-        """Items a scheduled run at ``now`` (UTC) should make sure are stored."""
+    def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[Found]:
+        """Items a scheduled run at ``now`` (UTC) should make sure are stored, optionally
+        with :class:`Checkpoint` markers between pages."""
 
     @abstractmethod
-    def backfill(self, since: str, until: str, http: HttpClient) -> AsyncIterator[NewItem]:
-        """Items of a past range given as text on the command line.
+    def backfill(self, since: str | None, until: str | None, http: HttpClient) -> AsyncIterator[Found]:
+        """Items of a past range given as text on the command line (None: unbounded, for
+        sources that can list everything; others raise).
 
         Raises:
-            ValueError: a malformed bound or ``until`` before ``since`` (one-line reason).
+            ValueError: a malformed or missing bound, or ``until`` before ``since`` (one-line reason).
         """
 
     def from_rows(self, rows: Any) -> list[NewItem]:
@@ -56,6 +82,17 @@ class Source(ABC):
         The default returns the specs as they are.
         """
         return specs
+
+
+def require_range(kind: str, since: str | None, until: str | None) -> tuple[str, str]:
+    """Both bounds, for kinds that cannot list everything.
+
+    Raises:
+        ValueError: a bound is missing.
+    """
+    if not since or not until:
+        raise ValueError(f"source kind {kind!r} needs --since and --until")
+    return since, until
 
 
 _REGISTRY: dict[str, type[Source]] = {}

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from daemon.config import SkycamSourceConfig
 from daemon.downloads.layout import render_layout, sanitize_component
 from daemon.http import HttpClient
-from daemon.sources.base import Source, register
+from daemon.sources.base import Source, register, require_range
 from daemon.store.models import NewItem
 
 KEY_FORMAT = "%Y-%m-%dT%H:%M"
@@ -108,8 +108,9 @@ class SkycamSource(Source):
         for slot in slots_between(since, local_now, self.config.minutes):
             yield self.item_for(slot, local_now.year)
 
-    async def backfill(self, since: str, until: str, http: HttpClient) -> AsyncIterator[NewItem]:
+    async def backfill(self, since: str | None, until: str | None, http: HttpClient) -> AsyncIterator[NewItem]:
         """Every valid slot of ``[since, until]`` read in the camera's time zone."""
+        since, until = require_range(self.kind, since, until)
         start, end = parse_bound(since, self.zone), parse_bound(until, self.zone)
         if end < start:
             raise ValueError(f"--until {until} is before --since {since}")

@@ -35,6 +35,7 @@ from daemon.store.models import (
     RunCounts,
     utc_now_iso,
 )
+from daemon.store.reports import ReportQueries
 from daemon.store.tasks import TaskQueries
 
 
@@ -47,7 +48,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store(DownloadQueries, TaskQueries):
+class Store(DownloadQueries, TaskQueries, ReportQueries):
     """The harvestd database. Use ``async with Store.open(path) as store``."""
 
     @classmethod

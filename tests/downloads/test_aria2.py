@@ -50,10 +50,10 @@ async def test_many_downloads_land_complete_and_a_large_file_is_split(filesite, 
     site, base = filesite
     cfg = aria2_config(tmp_path)
     small = {f"s{i:02d}.bin": site.add(f"s{i:02d}.bin", 40_000 + i) for i in range(30)}
-    big = site.add("big.fits", 24 * MIB)
+    big = site.add("big.bin", 24 * MIB)
     async with running(cfg) as run:
         items = [file_item(base, n, f"small/{n[:3]}/{n}") for n in small]
-        items.append(file_item(base, "big.fits", "big/big.fits",
+        items.append(file_item(base, "big.bin", "big/big.bin",
                                checksum="sha-256=" + hashlib.sha256(big).hexdigest()))
         await run.res.store.add_items("files", items)
         run.downloader.wake.set()
@@ -64,12 +64,12 @@ async def test_many_downloads_land_complete_and_a_large_file_is_split(filesite, 
     for name, data in small.items():
         assert (root / "small" / name[:3] / name).read_bytes() == data
         assert rows[name]["sha256"] == hashlib.sha256(data).hexdigest()
-    assert (root / "big/big.fits").read_bytes() == big
-    starts = {int(h.split("=")[1].split("-")[0]) for h in site.ranges["big.fits"] if h}
-    assert len(starts) >= 2, site.ranges["big.fits"]  # several segments, fetched with Range
-    assert site.bytes_sent["big.fits"] < 2 * len(big)  # no segment fetched twice
+    assert (root / "big/big.bin").read_bytes() == big
+    starts = {int(h.split("=")[1].split("-")[0]) for h in site.ranges["big.bin"] if h}
+    assert len(starts) >= 2, site.ranges["big.bin"]  # several segments, fetched with Range
+    assert site.bytes_sent["big.bin"] < 2 * len(big)  # no segment fetched twice
     # nothing but the published files: no .aria2 control files, the staging folder empty
-    assert library_files(root) == sorted([f"small/{n[:3]}/{n}" for n in small] + ["big/big.fits"])
+    assert library_files(root) == sorted([f"small/{n[:3]}/{n}" for n in small] + ["big/big.bin"])
 
 
 async def test_404_is_final_503_is_retried_and_a_checksum_mismatch_is_caught(filesite, tmp_path):
@@ -104,42 +104,42 @@ async def test_404_is_final_503_is_retried_and_a_checksum_mismatch_is_caught(fil
 async def test_aria2c_killed_mid_download_is_restarted_and_resumes(filesite, tmp_path):
     site, base = filesite
     cfg = aria2_config(tmp_path)
-    big = site.add("big.fits", 16 * MIB)
+    big = site.add("big.bin", 16 * MIB)
     small = site.add("after.bin", 10_000)
     site.rate_bps = MIB  # per connection: the big file takes ~4 s on 4 connections
     async with running(cfg) as run:
-        await run.res.store.add_items("files", [file_item(base, "big.fits")])
+        await run.res.store.add_items("files", [file_item(base, "big.bin")])
         run.downloader.wake.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while site.bytes_sent["big.fits"] < 4 * MIB:
+        while site.bytes_sent["big.bin"] < 4 * MIB:
             assert loop.time() < deadline, "download did not start"
             await asyncio.sleep(0.05)
         progress = await run.res.store.transfers()
         await asyncio.sleep(1.2)  # one .aria2 control-file save (auto_save_interval_s = 1)
-        assert progress and progress[0]["key"] == "big.fits" and progress[0]["total_bytes"] == len(big)
+        assert progress and progress[0]["key"] == "big.bin" and progress[0]["total_bytes"] == len(big)
         process = run.downloader.supervisor.process
         assert process.proc is not None
         first_pid = process.proc.pid
         os.kill(first_pid, signal.SIGKILL)
-        requests_before_kill = len(site.ranges["big.fits"])
-        sent_before_kill = site.bytes_sent["big.fits"]
+        requests_before_kill = len(site.ranges["big.bin"])
+        sent_before_kill = site.bytes_sent["big.bin"]
         await run.res.store.add_items("files", [file_item(base, "after.bin")])
         run.downloader.wake.set()
         rows = await run.settle()
         assert run.downloader.supervisor.restarts == 1
         assert process.proc.pid != first_pid
     assert {r["status"] for r in rows.values()} == {"processed"}
-    assert (cfg.library.root / "files/big.fits").read_bytes() == big
+    assert (cfg.library.root / "files/big.bin").read_bytes() == big
     assert (cfg.library.root / "files/after.bin").read_bytes() == small
     # resumed from the .aria2 control file, not restarted: after the kill, ranged requests
     # start mid-file (aria2c's first GET only probes the size) and far less than the whole
     # file was served again (≥ 4 MiB were on disk and recorded before the kill)
-    after = [h for h in site.ranges["big.fits"][requests_before_kill:] if h]
+    after = [h for h in site.ranges["big.bin"][requests_before_kill:] if h]
     assert after and all(int(h.split("=")[1].split("-")[0]) > 0 for h in after), after
-    sent_after_kill = site.bytes_sent["big.fits"] - sent_before_kill
-    assert sent_after_kill < len(big) - 4 * MIB, (sent_after_kill, site.ranges["big.fits"])
-    assert library_files(cfg.library.root) == ["files/after.bin", "files/big.fits"]
+    sent_after_kill = site.bytes_sent["big.bin"] - sent_before_kill
+    assert sent_after_kill < len(big) - 4 * MIB, (sent_after_kill, site.ranges["big.bin"])
+    assert library_files(cfg.library.root) == ["files/after.bin", "files/big.bin"]
 
 
 @pytest.mark.parametrize("policy", ["skip", "overwrite", "rename"])
@@ -210,7 +210,7 @@ async def test_backend_choice(tmp_path, caplog):
 async def test_a_saved_session_is_continued_and_foreign_downloads_are_removed(filesite, tmp_path):
     site, base = filesite
     cfg = aria2_config(tmp_path)
-    data = {f"b{i}.fits": site.add(f"b{i}.fits", 6 * MIB) for i in range(3)}
+    data = {f"b{i}.bin": site.add(f"b{i}.bin", 6 * MIB) for i in range(3)}
     site.rate_bps = MIB // 4
     async with running(cfg) as run:  # three downloads under way, then a graceful stop
         await run.res.store.add_items("files", [file_item(base, n) for n in data])
@@ -224,7 +224,7 @@ async def test_a_saved_session_is_continued_and_foreign_downloads_are_removed(fi
     session = (cfg.data_dir / "aria2-test.session").read_text()
     assert all(gid_for(ids[n]) in session for n in data)  # aria2c saved all three
     # meanwhile b2 was settled elsewhere; and this run hands aria2c one item at a time
-    await _exec(cfg.db_path, "UPDATE items SET status = 'failed', error_code = 'storage' WHERE key = 'b2.fits'")
+    await _exec(cfg.db_path, "UPDATE items SET status = 'failed', error_code = 'storage' WHERE key = 'b2.bin'")
     site.rate_bps = MIB // 2
     one = cfg.model_copy(update={"downloads": cfg.downloads.model_copy(
         update={"aria2": cfg.downloads.aria2.model_copy(update={"queue_depth": 1})})})
@@ -233,12 +233,12 @@ async def test_a_saved_session_is_continued_and_foreign_downloads_are_removed(fi
             rows = await run.settle()
     events = {e["event"] for e in logs}
     assert "aria2_download_adopted" in events and "aria2_foreign_downloads_removed" in events
-    assert rows["b0.fits"]["status"] == rows["b1.fits"]["status"] == "processed"
-    assert rows["b2.fits"]["status"] == "failed"
-    for name in ("b0.fits", "b1.fits"):
+    assert rows["b0.bin"]["status"] == rows["b1.bin"]["status"] == "processed"
+    assert rows["b2.bin"]["status"] == "failed"
+    for name in ("b0.bin", "b1.bin"):
         assert (cfg.library.root / "files" / name).read_bytes() == data[name]
     # the foreign download's staged data is gone too: nothing but the two files
-    assert library_files(cfg.library.root) == ["files/b0.fits", "files/b1.fits"]
+    assert library_files(cfg.library.root) == ["files/b0.bin", "files/b1.bin"]
 
 
 async def _read_items(db: Path) -> list[tuple[str, int]]:

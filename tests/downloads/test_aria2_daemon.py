@@ -51,7 +51,7 @@ async def test_daemon_killed_mid_download_restarts_and_completes_without_duplica
     config.write_text(ARIA2_CONFIG.format(policy="skip") + "[daemon]\nshutdown_timeout_s = 20\n",
                       encoding="utf-8")
     cfg = load_config(config)
-    big = {f"b{i}.fits": site.add(f"b{i}.fits", 12 * MIB) for i in range(3)}
+    big = {f"b{i}.bin": site.add(f"b{i}.bin", 12 * MIB) for i in range(3)}
     small = {f"s{i}.bin": site.add(f"s{i}.bin", 20_000) for i in range(10)}
     site.rate_bps = MIB // 2  # per connection: the big files need several seconds
     async with Store.open(cfg.db_path) as store:
@@ -67,7 +67,7 @@ async def test_daemon_killed_mid_download_restarts_and_completes_without_duplica
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)  # progress rows and .aria2 control files are saved every ~1 s
         status = await _cli("status", "--config", str(config), cwd=tmp_path)
-        assert "downloading now:" in status and "b0.fits" in status and "/12.0 MiB" in status, status
+        assert "downloading now:" in status and "b0.bin" in status and "/12.0 MiB" in status, status
         aria2_pid = int((cfg.data_dir / "aria2-daemon.pid").read_text())
         sent_at_kill = {n: site.bytes_sent[n] for n in big}
         requests_at_kill = {n: len(site.ranges[n]) for n in big}
@@ -77,7 +77,7 @@ async def test_daemon_killed_mid_download_restarts_and_completes_without_duplica
         if daemon.proc.returncode is None:
             daemon.proc.kill()
             await daemon.proc.wait()
-    assert _statuses(cfg.db_path)["b0.fits"] == "downloading"  # the lease of a dead process
+    assert _statuses(cfg.db_path)["b0.bin"] == "downloading"  # the lease of a dead process
     # restart at once: an aria2c still running from the dead daemon is stopped first
     daemon = await DaemonProcess.start(config, tmp_path)
     try:

@@ -3,7 +3,9 @@
 - ``GET /files/<name>``: 200 with ``Content-Length``, ``Accept-Ranges: bytes``,
   ``Last-Modified``; a ``Range: bytes=a-b`` / ``bytes=a-`` header gets 206 with
   ``Content-Range`` (what aria2c's segmented downloads need); an unsatisfiable range 416.
-- Quirks on demand: ``unavailable[name] = n`` → the next n requests get 503; unknown
+- Quirks on demand: ``unavailable[name] = n`` → the next n requests get 503;
+  ``corrupt[name] = n`` → the next n GETs serve the file with one byte flipped;
+  ``send_digest`` → every answer carries ``Digest: MD5=<base64>`` of the true bytes; unknown
   names → 404; ``rate_bps`` throttles every response (to catch a download mid-way);
   ``HEAD`` works as a real server's does.
 - Server-side counts: ``requests[name]``, ``bytes_sent[name]`` (bytes handed to the socket:
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import re
 from collections import Counter, defaultdict
@@ -53,6 +56,8 @@ class FileSite:
         self.bytes_sent: Counter[str] = Counter()
         self.ranges: defaultdict[str, list[str]] = defaultdict(list)
         self.mtime = 1_700_000_000.0
+        self.send_digest = False  # add ``Digest: MD5=<base64>`` (RFC 3230) to every answer
+        self.corrupt: dict[str, int] = {}  # name → the next n GETs serve damaged bytes (same size)
 
     def add(self, name: str, size_bytes: int) -> bytes:
         """Serve ``size_bytes`` deterministic bytes at ``/files/<name>``; returns them."""
@@ -79,6 +84,11 @@ class FileSite:
         data = self.files.get(name)
         if data is None:
             return web.Response(status=404, text="Not Found")
+        digest = base64.b64encode(hashlib.md5(data).digest()).decode()  # of the true bytes
+        if self.corrupt.get(name, 0) > 0 and request.method == "GET":
+            self.corrupt[name] -= 1
+            middle = len(data) // 2
+            data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
         size = len(data)
         start, end = 0, size - 1
         status = 200
@@ -104,6 +114,8 @@ class FileSite:
         }
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        if self.send_digest:
+            headers["Digest"] = f"MD5={digest}"
         resp = web.StreamResponse(status=status, headers=headers)
         await resp.prepare(request)
         if request.method == "HEAD":

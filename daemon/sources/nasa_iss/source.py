@@ -26,7 +26,7 @@ from daemon.config import HostLimit
 from daemon.config_nasa import NasaIssSourceConfig
 from daemon.downloads.layout import render_layout, sanitize_component
 from daemon.http import HttpClient, HttpError
-from daemon.sources.base import Source, register
+from daemon.sources.base import Source, register, require_range
 from daemon.sources.nasa_iss.api import (
     API_PATH,
     ApiError,
@@ -75,8 +75,9 @@ class NasaIssSource(Source):
         async for item in self._photos(start, end, http):
             yield item
 
-    async def backfill(self, since: str, until: str, http: HttpClient) -> AsyncIterator[NewItem]:
+    async def backfill(self, since: str | None, until: str | None, http: HttpClient) -> AsyncIterator[NewItem]:
         """Photos whose GMT date is in ``[since, until]`` (``YYYY-MM-DD``)."""
+        since, until = require_range(self.kind, since, until)
         start, end = parse_day(since), parse_day(until)
         if end < start:
             raise ValueError(f"--until {until} is before --since {since}")

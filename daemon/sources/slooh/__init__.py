@@ -1,1 +1,1 @@
-"""Source kind ``slooh`` (telescope-service account mirror): in progress, see issue 6."""
+"""Source kind ``slooh``: mirror a Slooh telescope-service account (see ``source.py``)."""

@@ -1,0 +1,94 @@
+"""Per-source state between runs, and the queries behind ``harvestd retry`` / ``harvestd stats``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from daemon.store.base import StoreBase
+from daemon.store.models import utc_now_iso
+
+_DONE = "('downloaded', 'processing', 'processed', 'uploaded')"
+
+
+def _where_source(source: str | None, column: str = "source") -> tuple[str, list[Any]]:
+    return (f" AND {column} = ?", [source]) if source is not None else ("", [])
+
+
+class ReportQueries(StoreBase):
+    """``source_state`` rows, failed-item requeueing and statistics."""
+
+    async def source_state(self, source: str) -> dict[str, Any]:
+        """Every saved state value of ``source``: name → JSON value."""
+        rows = await self._read("SELECT name, value FROM source_state WHERE source = ?", (source,))
+        return {r["name"]: json.loads(r["value"]) for r in rows}
+
+    async def save_source_state(self, source: str, values: dict[str, Any]) -> None:
+        """Insert or replace the given state values of ``source`` (one transaction)."""
+        now = utc_now_iso()
+        async with self._tx() as db:
+            for name, value in values.items():
+                await db.execute(
+                    "INSERT INTO source_state (source, name, value, updated_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (source, name) DO UPDATE SET value = excluded.value,"
+                    " updated_at = excluded.updated_at",
+                    (source, name, json.dumps(value), now))
+
+    async def failed_items(self, source: str | None = None,
+                           error_codes: list[str] | None = None) -> list[dict[str, Any]]:
+        """Failed items (of ``source``; with one of ``error_codes``): source, key, code, error."""
+        where, params = _where_source(source)
+        sql = ("SELECT source, key, error_code, last_error, attempts FROM items"
+               f" WHERE status = 'failed'{where}")
+        if error_codes:
+            sql += " AND error_code IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(error_codes))
+        return [dict(r) for r in await self._read(sql + " ORDER BY source, key", params)]
+
+    async def requeue_items(self, source: str, keys: list[str]) -> int:
+        """Failed items of ``source`` back to ``discovered`` with a fresh attempt budget
+        (``harvestd retry``); returns how many moved."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE items SET status = 'discovered', attempts = 0, next_attempt_at = NULL,"
+                " error_code = NULL, updated_at = ? WHERE source = ? AND status = 'failed'"
+                " AND key IN (SELECT value FROM json_each(?))",
+                (utc_now_iso(), source, json.dumps(keys)))
+            return cur.rowcount
+
+    async def item_stats(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Per source: items, done, failed, waiting, bytes and the last download (UTC ISO)."""
+        where, params = _where_source(source)
+        rows = await self._read(
+            "SELECT source, COUNT(*) AS items,"
+            f" SUM(status IN {_DONE}) AS done,"
+            " SUM(status = 'failed') AS failed,"
+            " SUM(status IN ('discovered', 'downloading')) AS waiting,"
+            f" COALESCE(SUM(CASE WHEN status IN {_DONE} THEN bytes END), 0) AS bytes,"
+            f" MAX(CASE WHEN status IN {_DONE} THEN updated_at END) AS last_download"
+            f" FROM items WHERE 1 = 1{where} GROUP BY source ORDER BY source", params)
+        return [dict(r) for r in rows]
+
+    async def failure_codes(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Per source and error code: how many items failed."""
+        where, params = _where_source(source)
+        rows = await self._read(
+            "SELECT source, COALESCE(error_code, '?') AS code, COUNT(*) AS n FROM items"
+            f" WHERE status = 'failed'{where} GROUP BY 1, 2 ORDER BY 1, 3 DESC", params)
+        return [dict(r) for r in rows]
+
+    async def run_stats(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Per source and trigger: runs (sessions), failed runs, the last start (UTC ISO)."""
+        where, params = _where_source(source)
+        rows = await self._read(
+            "SELECT source, trigger, COUNT(*) AS runs, SUM(status = 'failed') AS failed,"
+            f" MAX(started_at) AS last_started FROM runs WHERE 1 = 1{where}"
+            " GROUP BY 1, 2 ORDER BY 1, 2", params)
+        return [dict(r) for r in rows]
+
+    async def item_paths(self, source: str | None = None) -> list[str]:
+        """Library paths of the downloaded items (for folder statistics)."""
+        where, params = _where_source(source)
+        rows = await self._read(
+            f"SELECT path FROM items WHERE path IS NOT NULL AND status IN {_DONE}{where}", params)
+        return [r["path"] for r in rows]
