@@ -74,8 +74,12 @@ async def collect_file_specs(cfg: Config, source_name: str, path: Path) -> list[
 
 
 async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
-                       on_progress: Callable[[int, int], None] | None = None) -> tuple[RunCounts, bool]:
-    """Enqueue and process ``specs``; returns the counts and whether it was interrupted."""
+                       on_progress: Callable[[int, int], None] | None = None,
+                       trigger: str = "backfill") -> tuple[RunCounts, bool]:
+    """Enqueue and process ``specs``; returns the counts and whether it was interrupted.
+
+    ``trigger`` names the run in ``runs`` (``backfill``, ``import``, ``retry``).
+    """
     counts = RunCounts(total=len(specs))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,7 +91,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
     try:
         source = build_source(source_name, cfg.sources[source_name])
         async with open_resources(cfg, "backfill", source=source_name) as res:
-            run_id = await res.store.start_run(source_name, "backfill")
+            run_id = await res.store.start_run(source_name, trigger)
             components = asyncio.Event()
             tasks = [asyncio.create_task(res.downloader.run(components)),
                      asyncio.create_task(res.worker.run(components))]

@@ -1,4 +1,4 @@
-"""The ``harvestd`` command line: run, backfill, check-config, status.
+"""The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, status.
 
 Exit status: 0 success; 1 runtime failure; 2 bad usage or invalid configuration;
 130 interrupted (Ctrl-C).
@@ -57,14 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch and process every item of SOURCE in [--since, --until], wait until "
                     "all are processed, then print one line: 'backfill SOURCE: total=N new=N "
                     "duplicates=N failed=N'. Safe beside a running daemon; re-run after Ctrl-C "
-                    "to complete the range.",
+                    "to complete the range. A slooh source walks its whole account when no range "
+                    "is given (or with --full); skycam and nasa_iss need both bounds.",
     )
     backfill.add_argument("source", help="a source name from [sources.NAME] in the config")
-    backfill.add_argument("--since", required=True, metavar="WHEN",
+    backfill.add_argument("--since", metavar="WHEN",
                           help="range start: skycam YYYY-MM-DDTHH:MM in the camera's time zone; "
-                               "nasa_iss YYYY-MM-DD (GMT photo date)")
-    backfill.add_argument("--until", required=True, metavar="WHEN",
+                               "nasa_iss and slooh YYYY-MM-DD (UTC date)")
+    backfill.add_argument("--until", metavar="WHEN",
                           help="range end, inclusive, in the same form")
+    backfill.add_argument("--full", action="store_true",
+                          help="everything the source lists (slooh: every picture and FITS frame); "
+                               "not with --since/--until")
     backfill.add_argument("--no-progress", action="store_true",
                           help="no progress bar even on a terminal")
     _common(backfill)
@@ -79,6 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path, help="the JSON file")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _common(imp)
+
+    retry = sub.add_parser(
+        "retry", help="re-queue failed downloads and fetch them again",
+        description="Move failed downloads (of SOURCE, or of every source) back to the queue "
+                    "with a fresh attempt budget, fetch them in this process (safe beside a "
+                    "running daemon), and print 'retry SOURCE: total=N new=N duplicates=N "
+                    "failed=N' per source. With --no-download the running daemon fetches them.",
+    )
+    retry.add_argument("source", nargs="?", help="a source name (default: every source)")
+    retry.add_argument("--code", action="append", metavar="CODE",
+                       help="only failures with this error code (repeatable): not_found, http_error, "
+                            "network, checksum, corrupt, storage, parse_error")
+    retry.add_argument("--no-download", action="store_true",
+                       help="only re-queue; the daemon downloads them at its next poll")
+    _common(retry)
+
+    stats = sub.add_parser(
+        "stats", help="totals per source: items, success rate, runs, bytes, library folders",
+        description="Print per source: items (downloaded, failed, waiting), success rate, runs "
+                    "(sessions) by trigger, bytes downloaded, the last download, failures by "
+                    "code, and library folder statistics (files recorded and on disk, size, "
+                    "largest top-level folders).",
+    )
+    stats.add_argument("source", nargs="?", help="a source name (default: every source)")
+    _common(stats)
 
     check = sub.add_parser("check-config", help="validate the config file and exit (0 ok, 2 invalid)",
                            description="Validate the config; print the reason and exit 2 if invalid.")
@@ -113,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(path, cfg)
     if args.command in ("backfill", "import"):
         return _backfill(cfg, args)
+    if args.command == "retry":
+        return _retry(cfg, args)
+    if args.command == "stats":
+        return _stats(cfg, args.source)
     return _status(cfg, args.errors)
 
 
@@ -149,6 +182,8 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         run_backfill,
         summary_line,
     )
+    from daemon.http import HttpError
+    from daemon.sources.base import SourceError
 
     log = structlog.get_logger("daemon.backfill")
 
@@ -156,11 +191,16 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         try:
             if args.command == "import":
                 specs = await collect_file_specs(cfg, args.source, args.file)
+            elif args.full and (args.since or args.until):
+                raise BackfillError("--full walks everything: leave out --since/--until")
             else:
                 specs = await collect_specs(cfg, args.source, args.since, args.until)
         except BackfillError as exc:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except (SourceError, HttpError) as exc:  # the remote refused or failed: one line, no traceback
+            print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         show = sys.stderr.isatty() and not args.no_progress
         bar = progress_bar() if show else None
         if bar is not None:
@@ -171,6 +211,7 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
                 cfg, args.source, specs,
                 on_progress=(lambda done, total: bar.update(task_id, completed=done))
                 if bar is not None else None,
+                trigger=args.command,
             )
         finally:
             if bar is not None:
@@ -190,6 +231,54 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         log.critical("backfill_failed", source=args.source, reason=f"{type(exc).__name__}: {exc}",
                      exc_info=True)
         return EXIT_FAILURE
+
+
+def _retry(cfg: Config, args: argparse.Namespace) -> int:
+    from daemon.backfill import BackfillError, summary_line
+    from daemon.reports import requeue_failed, retry_downloads
+
+    if not cfg.db_path.exists():
+        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+        return EXIT_FAILURE
+
+    async def main_async() -> int:
+        try:
+            requeued = await requeue_failed(cfg, args.source, args.code)
+        except BackfillError as exc:
+            print(f"harvestd retry: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if not requeued:
+            print(f"retry {args.source or 'all sources'}: nothing failed", flush=True)
+            return EXIT_OK
+        if args.no_download:
+            for name, specs in requeued.items():
+                print(f"retry {name}: requeued={len(specs)}", flush=True)
+            return EXIT_OK
+        for name, counts in (await retry_downloads(cfg, requeued)).items():
+            print(summary_line(name, counts, "retry"), flush=True)
+        return EXIT_OK
+
+    try:
+        return asyncio.run(main_async())
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _stats(cfg: Config, source: str | None) -> int:
+    from daemon.backfill import BackfillError
+    from daemon.reports import collect_stats
+
+    if not cfg.db_path.exists():
+        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        lines = asyncio.run(collect_stats(cfg, source))
+    except BackfillError as exc:
+        print(f"harvestd stats: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"database {cfg.db_path}; library {cfg.library.root}")
+    print("\n".join(lines))
+    return EXIT_OK
 
 
 def _library_line(cfg: Config) -> str:

@@ -36,9 +36,11 @@ class ReportQueries(StoreBase):
 
     async def failed_items(self, source: str | None = None,
                            error_codes: list[str] | None = None) -> list[dict[str, Any]]:
-        """Failed items (of ``source``; with one of ``error_codes``): source, key, code, error."""
+        """Failed items (of ``source``; with one of ``error_codes``): source, key, url, path,
+        captured_at, checksum, error_code, last_error, attempts."""
         where, params = _where_source(source)
-        sql = ("SELECT source, key, error_code, last_error, attempts FROM items"
+        sql = ("SELECT source, key, url, path, captured_at, checksum, error_code, last_error, attempts"
+               " FROM items"
                f" WHERE status = 'failed'{where}")
         if error_codes:
             sql += " AND error_code IN (SELECT value FROM json_each(?))"

@@ -12,7 +12,8 @@ API (every call a POST of JSON to ``/api/...``, errors inside HTTP 200 answers):
   all authorised on ``at`` / ``cid`` / ``token`` in the body.
 Expiry: after ``expire_after_calls`` authenticated calls the token dies, answering either
 ``apiError`` + in-body ``statusCode`` 401 (``expiry_mode = "401"``) or, silently, an empty
-list with ``totalCount`` 0 (``"silent"``); ``always_expire`` kills every token at once.
+list with ``totalCount`` 0 (``"silent"``); ``always_expire`` kills every token at once,
+``refuse_after_calls`` does so after that many authenticated calls (an outage mid-walk).
 Quirks: trailing spaces in titles, empty telescope/instrument names, ``imageDownloadFilename``
 on some pictures only, AP-style dates ("Sept. 3, 2025"), ``imageTimestamp`` on some only,
 ``overlayData.owner`` "Not available", ``?rand=`` on PNG URLs only, ``.fit`` FITS.
@@ -127,7 +128,8 @@ class SloohSite:
         self.expire_after_calls: int | None = None
         self.expiry_mode = "401"
         self.always_expire = False
-        self._authed_calls = 0
+        self.refuse_after_calls: int | None = None  # total authenticated calls, then always_expire
+        self._authed_calls = self._total_calls = 0
         for _ in range(missions):
             self.add_mission(pictures_per_mission, fits_per_mission, newest=False)
 
@@ -259,6 +261,9 @@ class SloohSite:
             valid = user is not None and all(str(body.get(k)) == user[k] for k in ("cid", "at", "token"))
             if valid:
                 self._authed_calls += 1
+                self._total_calls += 1
+                if self.refuse_after_calls is not None and self._total_calls > self.refuse_after_calls:
+                    self.always_expire = True
                 limit = self.expire_after_calls
                 if self.always_expire or (limit is not None and self._authed_calls > limit):
                     valid = False

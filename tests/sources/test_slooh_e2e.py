@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
+import pytest
 import structlog
 
+from daemon.sources.slooh.api import SloohSessionError
+from tests.downloads.aria2_harness import require_aria2c
+from tests.fakes.slooh_server import png_bytes
 from tests.sources.slooh_harness import PASSWORD, USER, library_files, rows, scheduled_run, slooh_config
 
 
@@ -37,3 +41,88 @@ async def test_first_run_mirrors_every_picture_and_fits_frame(slooh, tmp_path):
     for r in items:  # file times are the capture times (UTC)
         stamp = datetime.fromisoformat(r["captured_at"]).timestamp()
         assert abs(os.stat(cfg.library.root / r["path"]).st_mtime - stamp) < 1, r["path"]
+
+
+async def test_the_next_run_fetches_only_new_items_and_stops_at_the_mark(slooh, tmp_path):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base)
+    await scheduled_run(cfg)
+    state = {r["name"]: r["value"] for r in rows(cfg.db_path, "SELECT name, value FROM source_state")}
+    assert set(state) == {"pictures_mark", "missions_mark"}
+    before = dict(site.files.requests)
+    calls = dict(site.calls)
+    site.add_mission()
+    site.add_mission()  # 2 new missions: 4 PNG + 4 FITS on top of both lists
+    counts = await scheduled_run(cfg)
+    assert (counts.total, counts.new) == (8, 8)
+    fetched = {p: n - before.get(p, 0) for p, n in site.files.requests.items() if n - before.get(p, 0)}
+    assert len(fetched) == 8 and set(fetched.values()) == {1}  # exactly the new files, once each
+    assert site.calls["getMyPictures"] - calls["getMyPictures"] == 1  # the mark is on page 1
+    assert site.calls["getMissionImages"] - calls["getMissionImages"] == 1
+    assert site.calls["getMissionFITS"] - calls["getMissionFITS"] == 2  # only the new missions
+    assert len(library_files(cfg.library.root)) == 88
+
+
+async def test_an_interrupted_run_resumes_without_holes(slooh, tmp_path):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base)
+    site.refuse_after_calls = 2  # the API goes away after two photo-roll pages
+    with pytest.raises(SloohSessionError):
+        await scheduled_run(cfg)
+    stored = rows(cfg.db_path, "SELECT key, status FROM items")
+    assert len(stored) == 10 and {r["status"] for r in stored} == {"processed"}  # pages 1–2 kept
+    assert rows(cfg.db_path, "SELECT * FROM source_state") == []  # no mark past a hole
+    [run] = rows(cfg.db_path, "SELECT status, error FROM runs")
+    assert run["status"] == "failed" and "expired again" in run["error"]
+
+    site.always_expire, site.refuse_after_calls = False, None
+    counts = await scheduled_run(cfg)
+    assert (counts.total, counts.new, counts.duplicates) == (80, 70, 10)
+    assert set(site.files.requests) == set(site.all_files())
+    assert set(site.files.requests.values()) == {1}  # over both runs, every file fetched once
+    assert len(library_files(cfg.library.root)) == 80
+
+
+@pytest.mark.parametrize("policy", ["skip", "overwrite", "rename"])
+async def test_duplicate_policy_for_a_file_already_in_the_library(slooh, tmp_path, policy):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base, f'formats = ["png"]\nduplicates = "{policy}"')
+    newest = site.photo_roll()[0]
+    path = cfg.library.root / "M42/Canary Two/Pictures" / f"Canary Two_{newest['path'].rsplit('/', 1)[1]}"
+    path.parent.mkdir(parents=True)
+    placed = site.files.files[newest["path"]] if policy == "skip" else png_bytes("an older copy")
+    path.write_bytes(placed)
+    await scheduled_run(cfg)
+    siblings = sorted(p.name for p in path.parent.iterdir())
+    if policy == "skip":  # a complete, valid file is recorded, not fetched again
+        assert site.files.requests[newest["path"]] == 0 and path.read_bytes() == placed
+    elif policy == "overwrite":
+        assert site.files.requests[newest["path"]] == 1
+        assert path.read_bytes() == site.files.files[newest["path"]]
+    else:  # rename: both kept
+        assert path.read_bytes() == placed
+        renamed = path.with_name(f"{path.stem}-1{path.suffix}")
+        assert renamed.read_bytes() == site.files.files[newest["path"]] and renamed.name in siblings
+    assert len(library_files(cfg.library.root)) == 40 + (policy == "rename")
+
+
+@pytest.mark.parametrize("backend", ["builtin", "aria2"])
+async def test_md5_mismatch_is_fetched_again_then_failed_with_the_reason(slooh, tmp_path, backend):
+    if backend == "aria2":
+        require_aria2c()
+    site, base = slooh
+    site.files.send_digest = True  # the file host publishes MD5s (RFC 3230 Digest header)
+    roll = site.photo_roll()
+    once, twice = roll[0]["path"], roll[1]["path"]
+    site.files.corrupt[once] = 1  # damaged once: the refetch is good
+    site.files.corrupt[twice] = 2  # damaged every time
+    cfg = slooh_config(tmp_path, base, 'formats = ["png"]', backend=backend)
+    await scheduled_run(cfg)
+    items = {r["key"]: r for r in rows(cfg.db_path, "SELECT key, status, error_code, last_error FROM items")}
+    good, bad = items[f"{roll[0]['imageId']}:png"], items[f"{roll[1]['imageId']}:png"]
+    assert good["status"] == "processed" and site.files.requests[once] == 2
+    assert (bad["status"], bad["error_code"]) == ("failed", "checksum")
+    assert "checksum" in bad["last_error"] and site.files.requests[twice] == 2
+    files = library_files(cfg.library.root)
+    assert len(files) == 39 and not any(twice.rsplit("/", 1)[1] in f for f in files)  # nothing partial
+    assert {r["status"] for k, r in items.items() if k != bad["key"]} == {"processed"}

@@ -65,11 +65,21 @@ class _Walk:
         self.mark = set(mark or ())
         self.full = full
         self.top: list[int] | None = None
+        self.reached = False
 
-    def reached_mark(self, ids: list[int]) -> bool:
+    def new_part(self, page: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
+        """The records of ``page`` above the mark (all of them when walking in full); notes
+        the first page's ids as the new top and whether the mark was reached."""
+        ids = [parse_count(r.get(id_key)) for r in page]
         if self.top is None:
-            self.top = ids
-        return not self.full and bool(self.mark.intersection(ids))
+            self.top = [i for i in ids if i]
+        if self.full:
+            return page
+        for n, record_id in enumerate(ids):
+            if record_id in self.mark:  # newest first: what follows was covered by the last walk
+                self.reached = True
+                return page[:n]
+        return page
 
 
 @register
@@ -128,9 +138,8 @@ class SloohSource(Source):
         processors = tuple(cfg.processors)
         async for page in self._pages(api.pictures):
             pages += 1
-            ids = [i for p in page if (i := parse_count(p.get("imageId")))]
             older = False
-            for picture in page:
+            for picture in walk.new_part(page, "imageId"):
                 taken = picture_time(picture)
                 if window and taken and not window[0] <= taken.date() <= window[1]:
                     older = older or taken.date() < window[0]
@@ -142,7 +151,7 @@ class SloohSource(Source):
                     seen.add(item.key)
                     yield item
             yield Checkpoint()  # this page is stored before the next is asked for
-            if walk.reached_mark(ids) or older:  # newest first: the rest is older still
+            if walk.reached or older:  # newest first: the rest is older still
                 break
         if skipped:
             log.warning("slooh_pictures_without_url", source=self.name, skipped=skipped)
@@ -156,9 +165,8 @@ class SloohSource(Source):
         missions = 0
         seen: set[str] = set()
         async for page in self._pages(api.missions):
-            ids = [i for m in page if (i := parse_count(m.get("scheduledMissionId")))]
             older = False
-            for mission in page:
+            for mission in walk.new_part(page, "scheduledMissionId"):
                 mission_id = parse_count(mission.get("scheduledMissionId"))
                 available = mission.get("fitsIsAvailable")
                 if not mission_id or (available is not None and not is_true(available)):
@@ -174,7 +182,7 @@ class SloohSource(Source):
                         seen.add(item.key)
                         yield item
             yield Checkpoint()
-            if walk.reached_mark(ids) or older:
+            if walk.reached or older:
                 break
         log.info("slooh_fits_listed", source=self.name, missions=missions, frames=len(seen))
         if window is None and walk.top:
