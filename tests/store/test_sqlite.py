@@ -24,7 +24,7 @@ async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
         assert await store.add_items("other", [spec("a")]) == {"a"}  # UNIQUE(source, key)
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
     assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
     raw.close()
     async with Store.open(db) as store:  # reopening does not re-run migrations
