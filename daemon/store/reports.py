@@ -76,7 +76,7 @@ class ReportQueries(StoreBase):
         where, params = _where_source(source)
         rows = await self._read(
             "SELECT source, COALESCE(error_code, '?') AS code, COUNT(*) AS n FROM items"
-            f" WHERE status = 'failed'{where} GROUP BY 1, 2 ORDER BY 1, 3 DESC", params)
+            f" WHERE status = 'failed'{where} GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", params)
         return [dict(r) for r in rows]
 
     async def run_stats(self, source: str | None = None) -> list[dict[str, Any]]:
