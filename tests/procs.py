@@ -41,6 +41,14 @@ class DaemonProcess:
             await asyncio.sleep(0.05)
         raise AssertionError("event not seen; log:\n" + "\n".join(self.raw[-40:]))
 
+    def count(self, event: str) -> int:
+        """How many ``event`` lines were logged so far."""
+        return sum(1 for e in self.events if e["event"] == event)
+
+    async def wait_count(self, event: str, n: int, timeout_s: float = 30.0) -> None:
+        """Until ``event`` was logged at least ``n`` times."""
+        await self.wait_for(lambda e: e["event"] == event and self.count(event) >= n, timeout_s)
+
     @classmethod
     async def start(cls, config: Path, cwd: Path, env: dict[str, str] | None = None) -> DaemonProcess:
         """``python -m daemon run --config CONFIG --log-format json`` in ``cwd``."""

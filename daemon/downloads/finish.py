@@ -68,12 +68,10 @@ def parse_digest_header(value: str | None) -> str | None:
     if not value:
         return None
     for part in value.split(","):
-        name, eq, encoded = part.strip().partition("=")
-        if not eq:  # Content-MD5: the value is the base64 digest itself
-            name, encoded = "md5", part.strip()
+        name, _, encoded = part.strip().partition("=")
         name = {"sha": "sha-1"}.get(name.strip().lower(), name.strip().lower())
-        if name not in CHECKSUM_ALGORITHMS:
-            continue
+        if name not in CHECKSUM_ALGORITHMS:  # Content-MD5: the value is the base64 digest itself
+            name, encoded = "md5", part.strip()
         try:
             raw = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):

@@ -1,0 +1,89 @@
+"""Slooh list records → items: keys, URLs without the cache-buster, names, times, FITS fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from daemon.sources.slooh.records import (
+    clean_url,
+    filter_code,
+    fits_item,
+    name_time,
+    picture_item,
+    url_filename,
+)
+
+LAYOUT = "{object}/{telescope}/{format}/{telescope}_{filename}"
+# the reference's own example picture (§4.5), imageDownloadFilename absent on the second
+CRAB = {"imageId": 17375714, "customerImageId": 14963069, "scheduledMissionId": 4131805,
+        "imageTitle": "Crab Nebula (M1)", "displayDate": "Feb. 9, 2026", "displayTime": "03:25:48 UTC",
+        "imageTimestamp": 1770607548,
+        "imageDownloadURL": "https://polaris2.slooh.com/chile/1/highmag/2026/02/09/0325_m1/"
+                            "m1_20260209_032548_0_h4k2q9_m.png?rand=1770718975.0622",
+        "imageDownloadFilename": "m1_20260209_032548_0_h4k2q9_m.png",
+        "telescopeName": "Chile One", "instrumentName": "", "overlayData": {"owner": "Ada L."}}
+PLEIADES = {"imageId": "17375702", "scheduledMissionId": 4131790, "imageTitle": "Messier 45 ",
+            "displayDate": "Feb. 9, 2026", "displayTime": "01:02 UTC",
+            "imageDownloadURL": "https://polaris2.slooh.com/aus/1/highmag/2026/02/09/0100_messier45/"
+                                "messier45_20260209_010241_0_zt81cd_lrgb.png?rand=1770718975.0939",
+            "telescopeName": "Australia One", "instrumentName": "", "overlayData": {"owner": "Not available"}}
+MISSION = {"scheduledMissionId": 4130637, "imageTitle": "Horsehead Nebula (Barnard 33)",
+           "displayDate": "Dec. 23, 2025", "displayTime": "13:25:00 UTC", "fitsIsAvailable": True,
+           "telescopeName": "Australia One", "instrumentName": ""}
+
+
+def test_picture_items_follow_the_seed_layout_and_tracker_keys():
+    item = picture_item("slooh", LAYOUT, CRAB)
+    assert item is not None and item.key == "17375714:png"
+    assert item.url == ("https://polaris2.slooh.com/chile/1/highmag/2026/02/09/0325_m1/"
+                        "m1_20260209_032548_0_h4k2q9_m.png")  # no ?rand=
+    assert item.path == "M1/Chile One/Pictures/Chile One_m1_20260209_032548_0_h4k2q9_m.png"
+    assert item.captured_at == datetime(2026, 2, 9, 3, 25, 48, tzinfo=UTC)  # imageTimestamp
+    assert item.metadata["owner"] == "Ada L." and item.metadata["filter"] == "m"
+    assert item.metadata["customer_image_id"] == 14963069 and item.metadata["mission_id"] == 4131805
+
+    second = picture_item("slooh", LAYOUT, PLEIADES)  # string id, no timestamp, no download name
+    assert second is not None and second.key == "17375702:png"
+    assert second.path.startswith("M45/Australia One/Pictures/Australia One_messier45_20260209_")
+    assert second.captured_at == datetime(2026, 2, 9, 1, 2, tzinfo=UTC)  # displayDate + displayTime
+    assert second.metadata["owner"] is None  # the "Not available" sentinel
+    assert second.metadata["filter"] == "lrgb"
+
+
+def test_records_without_id_or_url_give_no_item():
+    assert picture_item("slooh", LAYOUT, {**CRAB, "imageId": None}) is None
+    assert picture_item("slooh", LAYOUT, {**CRAB, "imageDownloadURL": "", "imageURL": ""}) is None
+    assert fits_item("slooh", LAYOUT, MISSION, "g", {"imageId": 1, "imageURL": "ftp://x/y.fit"}) is None
+
+
+def test_fits_items_inherit_the_mission_and_take_the_time_from_the_name():
+    entry = {"imageId": 17068459, "imageTitle": "barnard33_20251223_132742_1_p0c7nd_r_cal.fit",
+             "imageURL": "https://polaris.slooh.com/aus/1/highmag/2025/12/23/1325_barnard33/"
+                         "barnard33_20251223_132742_1_p0c7nd_r_cal.fit"}
+    item = fits_item("slooh", "{object}/{telescope}/{instrument}/{format}/{date}/{filename}", MISSION,
+                     "High-Magnification Camera", entry)
+    assert item is not None and item.key == "17068459:fits"
+    assert item.path == ("Barnard33/Australia One/High-Magnification Camera/FITS/2025-12-23/"
+                         "barnard33_20251223_132742_1_p0c7nd_r_cal.fit")
+    assert item.captured_at == datetime(2025, 12, 23, 13, 27, 42, tzinfo=UTC)
+    assert item.metadata["filter"] == "r" and item.metadata["mission_id"] == 4130637
+    no_url_name = fits_item("slooh", "{filename}", MISSION, "", {"imageId": 5, "imageURL": "https://h/"})
+    assert no_url_name is not None and no_url_name.path == "5.fit"
+    assert no_url_name.captured_at == datetime(2025, 12, 23, 13, 25, tzinfo=UTC)  # the mission's time
+
+
+def test_url_helpers():
+    assert clean_url("https://h/a%20b.png?rand=1.5&x=1") == "https://h/a%20b.png?x=1"
+    assert url_filename("https://h/dir/a%20b.png?rand=1") == "a b.png"
+    assert name_time("m42_20260121_011700_0_q8w3ze_l.png") == datetime(2026, 1, 21, 1, 17, tzinfo=UTC)
+    assert name_time("teide5-2026-01-02T101010UTC-AbC123.png") is None
+    assert filter_code("x_20260121_011700_0_q8w3ze_lrgb.png") == "lrgb"
+
+
+def test_hostile_names_from_the_api_cannot_leave_the_library():
+    evil = {**CRAB, "imageTitle": "../../../etc (NGC 7000)", "telescopeName": "../..",
+            "imageDownloadURL": "https://h/x/..%2F..%2Fpasswd.png"}
+    item = picture_item("slooh", LAYOUT, evil)
+    assert item is not None
+    # every value is one segment: separators become "_", leading/trailing dots are stripped
+    assert item.path == "NGC7000/_/Pictures/___.._passwd.png"
