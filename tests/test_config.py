@@ -104,3 +104,29 @@ def test_check_config_names_the_download_backend(tmp_path):
     config.write_text(SKY + '\n[downloads]\nbackend = "builtin"\n', encoding="utf-8")
     res = run_cli("check-config", cwd=tmp_path)
     assert res.returncode == 0 and "downloads: builtin;" in res.stdout
+
+
+SLOOH = """
+[sources.slooh]
+kind = "slooh"
+username = "${SLOOH_USERNAME}"
+password = "${SLOOH_PASSWORD}"
+"""
+
+
+def test_slooh_defaults_and_bad_values(tmp_path):
+    env = {"SLOOH_USERNAME": "ada@example.org", "SLOOH_PASSWORD": "s3cret-pass"}
+    src = parse_config(SLOOH, tmp_path / "c.toml", env=env).sources["slooh"]
+    assert (src.base_url, src.formats, src.duplicates, src.page_size) == (
+        "https://app.slooh.com", ["png", "fits"], None, 50)
+    assert src.layout == "{object}/{telescope}/{format}/{telescope}_{filename}"
+    bad = SLOOH + 'formats = ["jpg"]\nduplicates = "keep"\nbase_url = "app.slooh.com"\npage_size = 0\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, tmp_path / "c.toml", env=env)
+    text = str(err.value)
+    assert ":6: sources.slooh.formats.0: Input should be 'png' or 'fits'" in text
+    assert ":7: sources.slooh.duplicates: Input should be 'skip', 'overwrite' or 'rename'" in text
+    assert ":8: sources.slooh.base_url: base_url must start with http:// or https://" in text
+    assert ":9: sources.slooh.page_size: Input should be greater than or equal to 1" in text
+    with pytest.raises(ConfigError, match=r"sources\.slooh\.password: environment variable SLOOH_PASSWORD"):
+        parse_config(SLOOH, tmp_path / "c.toml", env={"SLOOH_USERNAME": "x"})
