@@ -1,0 +1,43 @@
+"""``harvestd stats`` and ``harvestd retry`` work for every source kind (here the sky camera)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from daemon.backfill import collect_specs, run_backfill
+from daemon.config import load_config
+from tests.conftest import skycam_config_text
+
+
+async def test_stats_and_retry_for_a_sky_camera(skycam, tmp_path):
+    site, base = skycam
+    (tmp_path / "config.toml").write_text(skycam_config_text(base), encoding="utf-8")
+    cfg = load_config(tmp_path / "config.toml")
+    site.corrupt_keys.add("2025-01-01T00:12")  # truncated JPEG: failed as corrupt
+    counts, _ = await run_backfill(cfg, "sky", await collect_specs(cfg, "sky", "2025-01-01T00:00",
+                                                                   "2025-01-01T00:59"))
+    assert (counts.total, counts.failed) == (6, 1)
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon", *args, "--config", str(tmp_path / "config.toml"), cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin"}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await cli("stats", "sky")
+    assert code == 0, err
+    assert "sky (skycam)" in out
+    assert "items: 6 total, 5 downloaded, 1 failed, 0 waiting; success rate 83.3%" in out
+    assert "runs (sessions): 1 (backfill 1), 0 failed" in out and "failures by code: corrupt 1" in out
+    assert "library folders: 5 files recorded, 5 on disk" in out and "top folders: sky 5" in out
+
+    site.corrupt_keys.clear()
+    code, out, err = await cli("retry", "--no-download")
+    assert (code, out) == (0, "retry sky: requeued=1\n"), err
+    code, out, err = await cli("retry", "sky")
+    assert (code, out) == (0, "retry sky: nothing failed\n"), err  # already queued, not failed
+    code, out, err = await cli("stats")
+    assert "1 waiting" in out, err  # the daemon (not running here) would fetch it at its next poll
