@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_downloads.py
 	$(PY) bench/bench_page_parse.py
+	$(PY) bench/bench_slooh.py
 	$(PY) bench/bench_scrape.py
 
 model: $(STAMP)
