@@ -50,7 +50,9 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str]) -
         if params.get("source") not in sources:
             raise TaskError(f"unknown source {params.get('source')!r} (known: {', '.join(sorted(sources))})")
         bounds = (params.get("since"), params.get("until"))
-        if kind == "backfill" and not all(isinstance(b, str) for b in bounds):
+        if kind == "backfill" and not all(isinstance(b, str) or b is None for b in bounds):
+            raise TaskError("'since' and 'until' must be strings (as for harvestd backfill)")
+        if kind == "backfill" and None in bounds and not sources[params["source"]].lists_everything:
             raise TaskError("a backfill needs 'since' and 'until' (as for harvestd backfill)")
     else:
         if params.get("processor") not in processors:
@@ -115,7 +117,7 @@ class TaskRunner:
         if source is None:
             raise TaskError(f"source {params['source']!r} is no longer configured")
         if kind == "backfill":
-            since, until = params["since"], params["until"]
+            since, until = params.get("since"), params.get("until")
             specs: list[NewItem] = await only_items(source.backfill(since, until, self.http))
         else:
             source.resume(await self.store.source_state(source.name))

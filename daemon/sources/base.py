@@ -41,6 +41,7 @@ class Source(ABC):
     """
 
     kind: ClassVar[str]
+    lists_everything: ClassVar[bool] = False  # backfill without since/until walks the whole source
     default_layout: ClassVar[str] = "{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}"
 
     def __init__(self, name: str, config: Any) -> None:

@@ -126,3 +126,22 @@ async def test_md5_mismatch_is_fetched_again_then_failed_with_the_reason(slooh, 
     files = library_files(cfg.library.root)
     assert len(files) == 39 and not any(twice.rsplit("/", 1)[1] in f for f in files)  # nothing partial
     assert {r["status"] for k, r in items.items() if k != bad["key"]} == {"processed"}
+
+
+async def test_an_api_backfill_task_mirrors_the_whole_account(slooh, tmp_path, aiohttp_client):
+    from daemon.api.app import build_app
+    from daemon.config_api import ApiSettings
+    from tests.test_api import health_of
+    from tests.test_tasks import daemon_like, wait_stage
+
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base, 'formats = ["fits"]')
+    async with daemon_like(cfg) as (res, tasks):
+        client = await aiohttp_client(build_app(health_of(res), ApiSettings(), tasks=tasks))
+        resp = await client.post("/api/tasks", json={"kind": "backfill", "source": "slooh"})  # no range
+        assert resp.status == 202, await resp.text()
+        task = await wait_stage(client, (await resp.json())["id"])
+        assert (task["total"], task["done"], task["failed"]) == (40, 40, 0)
+        bad = await client.post("/api/tasks", json={"kind": "backfill", "source": "slooh", "since": 5})
+        assert bad.status == 400 and "must be strings" in (await bad.json())["error"]
+    assert len(library_files(cfg.library.root)) == 40 and site.calls["getMyPictures"] == 0

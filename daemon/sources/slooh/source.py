@@ -87,6 +87,7 @@ class SloohSource(Source):
     """``kind = "slooh"`` (see the module docstring)."""
 
     kind: ClassVar[str] = "slooh"
+    lists_everything: ClassVar[bool] = True
     config: SloohSourceConfig
 
     def __init__(self, name: str, config: SloohSourceConfig) -> None:
