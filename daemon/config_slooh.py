@@ -46,6 +46,7 @@ class SloohSourceConfig(_Model):
     page_size: int = Field(50, ge=1, le=100)
     run_timeout_s: float = Field(6 * 3600.0, gt=0)  # one scheduled walk (a first one lists everything)
     requests_per_minute: float = Field(30.0, gt=0)  # API calls, unless [http.hosts] names the host
+    download_requests_per_minute: float = Field(60.0, gt=0)  # per file host (polaris, polaris2)
     processors: list[str] = Field(default_factory=list)
     enabled: bool = True
 

@@ -157,6 +157,12 @@ class HttpClient:
         self._suggested[host] = limit
         self._hosts.pop(host, None)  # rebuilt with the new limit at the next request
 
+    def host_limit(self, url: str) -> HostLimit | None:
+        """The limit that applies to ``url``'s host: ``[http.hosts]``, else a source's
+        suggestion, else None (``[http] default_requests_per_minute`` / ``limit_per_host``)."""
+        host = urlsplit(url).netloc
+        return self.settings.hosts.get(host) or self._suggested.get(host)
+
     def _host(self, host: str) -> _Host:
         state = self._hosts.get(host)
         if state is None:

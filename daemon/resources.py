@@ -19,6 +19,7 @@ from daemon.config import Config
 from daemon.downloads.base import Downloader
 from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
+from daemon.sources import build_source
 from daemon.store import Store
 from daemon.worker import Worker
 from daemon.worker.processors import Processor, build_processors
@@ -59,6 +60,8 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
                 released = await store.release_owner(owner)
                 log.warning("leases_of_dead_process_released", owner=owner, count=released)
         http = await stack.enter_async_context(HttpClient(cfg.http))
+        for name, source_cfg in cfg.sources.items():  # downloads of any run get each host's pace
+            build_source(name, source_cfg).suggest_limits(http)
         pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
         processors = await asyncio.to_thread(build_processors, cfg)

@@ -144,6 +144,8 @@ class Daemon:
         self.sources = sources
         res = self.res
         res.http.update_settings(new.http)
+        for source in sources.values():
+            source.suggest_limits(res.http)
         res.downloader.settings = new.downloads
         res.downloader.policies = duplicate_policies(new.sources)
         res.downloader.guard.settings = new.library

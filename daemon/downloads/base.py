@@ -41,9 +41,10 @@ def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | No
 
 
 def _publish(staged: Path, final: Path, policy: str, mtime: float | None) -> Path:
-    if mtime is not None:  # before the rename: the file appears with its capture time
-        os.utime(staged, (mtime, mtime))
-    return publish(staged, final, policy)
+    landed = publish(staged, final, policy)
+    if mtime is not None:  # after: a copy across file systems would not keep it
+        os.utime(landed, (mtime, mtime))
+    return landed
 
 
 def capture_mtime(item: Item) -> float | None:

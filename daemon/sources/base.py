@@ -49,6 +49,12 @@ class Source(ABC):
         self.config = config
         self.state: dict[str, Any] = {}
 
+    def suggest_limits(self, http: HttpClient) -> None:
+        """Suggest this source's default politeness for its hosts (API and file hosts) to the
+        shared client; ``[http.hosts]`` entries always win. Called when resources are built.
+        The default suggests nothing (the ``[http]`` defaults apply)."""
+        return None
+
     def resume(self, state: dict[str, Any]) -> None:
         """The state saved by earlier runs' checkpoints (empty on the first run)."""
         self.state = dict(state)

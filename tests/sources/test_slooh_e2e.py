@@ -145,3 +145,18 @@ async def test_an_api_backfill_task_mirrors_the_whole_account(slooh, tmp_path, a
         bad = await client.post("/api/tasks", json={"kind": "backfill", "source": "slooh", "since": 5})
         assert bad.status == 400 and "must be strings" in (await bad.json())["error"]
     assert len(library_files(cfg.library.root)) == 40 and site.calls["getMyPictures"] == 0
+
+
+async def test_an_empty_account_is_one_login_and_no_mark(tmp_path):
+    from tests.conftest import serve_app
+    from tests.fakes.slooh_server import SloohSite
+
+    site = SloohSite(missions=0, username=USER, password=PASSWORD)
+    async with serve_app(site.app()) as base:
+        cfg = slooh_config(tmp_path, base.rstrip("/"))
+        counts = await scheduled_run(cfg)
+    assert (counts.total, site.logins) == (0, 1)
+    assert (site.calls["getMyPictures"], site.calls["getMissionImages"]) == (1, 1)
+    assert rows(cfg.db_path, "SELECT * FROM source_state") == []
+    [run] = rows(cfg.db_path, "SELECT status FROM runs")
+    assert run["status"] == "ok"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from daemon.sources.slooh.records import (
     clean_url,
@@ -87,3 +88,24 @@ def test_hostile_names_from_the_api_cannot_leave_the_library():
     assert item is not None
     # every value is one segment: separators become "_", leading/trailing dots are stripped
     assert item.path == "NGC7000/_/Pictures/___.._passwd.png"
+
+
+async def test_the_source_suggests_a_pace_for_the_api_and_the_file_hosts():
+    from daemon.config import HostLimit, parse_config
+    from daemon.http import HttpClient
+    from daemon.sources import build_source
+
+    text = ('[sources.s]\nkind = "slooh"\nusername = "u"\npassword = "p"\n'
+            '[http.hosts."polaris.slooh.com"]\nrequests_per_minute = 10\n')
+    cfg = parse_config(text, Path("/tmp/c.toml"), env={})
+    source = build_source("s", cfg.sources["s"])
+    async with HttpClient(cfg.http) as http:
+        source.suggest_limits(http)
+        api = HostLimit(requests_per_minute=30, max_concurrent=1)
+        assert http.host_limit("https://app.slooh.com/api/x") == api
+        assert http.host_limit("https://polaris2.slooh.com/a.png") == HostLimit(requests_per_minute=60)
+        assert http.host_limit("https://polaris.slooh.com/a.fit") == HostLimit(requests_per_minute=10)  # config
+        item = picture_item("s", LAYOUT, {**CRAB, "imageDownloadURL": "https://cdn.example/a.png"})
+        assert item is not None and http.host_limit(item.url) is None
+        source._found(http, item)  # a file host seen in a listing gets the download pace too
+        assert http.host_limit(item.url) == HostLimit(requests_per_minute=60)

@@ -110,3 +110,15 @@ async def test_the_server_refuses_password_instead_of_passwd(slooh, http):
                                              {"username": USER, "password": PASSWORD},
                                              headers={"Cookie": f"_sloohsstkn={guest}"}))
     assert answer["loginError"] == "true" and answer["apiError"] is True
+
+
+async def test_an_empty_first_page_of_an_idle_session_is_taken_for_a_silent_expiry(slooh, http, monkeypatch):
+    import daemon.sources.slooh.api as api_module
+
+    site, base = slooh
+    site.expiry_mode, site.expire_after_calls = "silent", 1
+    api = api_for(http, base)
+    assert len((await api.pictures(1, 5)).items) == 5
+    monkeypatch.setattr(api_module, "ACTIVE_SESSION_S", 0.0)  # as if the session had been idle
+    page = await api.missions(1, 5)  # silently empty → logged in again → the real first page
+    assert len(page.items) == 5 and page.total == 20 and api.logins == site.logins == 2

@@ -84,6 +84,10 @@ class NasaIssSource(Source):
         async for item in self._photos(start, end, http):
             yield item
 
+    def suggest_limits(self, http: HttpClient) -> None:
+        """The site's pace (``requests_per_minute``, ``page_concurrency``) for pages and images."""
+        self._polite(http)
+
     def _polite(self, http: HttpClient) -> None:
         cfg = self.config
         http.suggest_host_limit(cfg.base_url, HostLimit(requests_per_minute=cfg.requests_per_minute,

@@ -16,6 +16,7 @@ Credentials and tokens are registered with the log redactor and never logged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ log = structlog.get_logger("daemon.sources.slooh")
 SESSION_COOKIE = "_sloohsstkn"
 MAX_ANSWER_BYTES = 64 << 20
 _STATUS_401 = "statusCode 401"
+ACTIVE_SESSION_S = 300.0  # a session used this recently is not silently expired
 
 
 class SloohError(SourceError):
@@ -83,6 +85,7 @@ class SloohApi:
     locale: str = "en"
     logins: int = 0
     _auth: _Auth | None = field(default=None, repr=False)
+    _last_ok: float = field(default=-1e9, repr=False)  # loop time of the last login or good answer
 
     async def _post(self, endpoint: str, body: dict[str, Any] | None,
                     session_token: str | None = None) -> dict[str, Any]:
@@ -123,6 +126,7 @@ class SloohApi:
             raise SloohError("login answer lacks cid/at/token")
         register_secret(token)
         self._auth = _Auth(session_token, cid, at, token)
+        self._last_ok = asyncio.get_running_loop().time()
         self.logins += 1
         log.info("slooh_logged_in", logins=self.logins)
 
@@ -137,27 +141,30 @@ class SloohApi:
         """An authenticated call; on an expired session (in-body 401, or for list calls an
         empty list with a zero/empty total) log in again once and repeat it.
 
-        An empty first page (``first`` 1) right after a login is an empty list, not an expiry.
+        An empty first page (``first`` 1) of a session used within the last
+        ``ACTIVE_SESSION_S`` is an empty list, not an expiry (silent expiry follows 15–30
+        minutes of inactivity, §2.6).
 
         Raises:
             SloohSessionError: expired again after the fresh login.
             SloohError: ``apiError`` with another status.
         """
-        fresh = self._auth is None
-        if fresh:
+        loop = asyncio.get_running_loop()
+        if self._auth is None:
             await self.login()
         for attempt in (1, 2):
             assert self._auth is not None
+            active = loop.time() - self._last_ok < ACTIVE_SESSION_S
             answer = await self._post(endpoint, self._body(extra), self._auth.session_token)
             expired = _expired(answer, list_key)
-            if expired is None or (fresh and first == 1 and expired != _STATUS_401):
+            if expired is None or (active and first == 1 and expired != _STATUS_401):
+                self._last_ok = loop.time()
                 return answer
             if attempt == 2:
                 raise SloohSessionError(
                     f"{endpoint}: session expired again right after a fresh login ({expired})")
             log.warning("slooh_session_expired", endpoint=endpoint, sign=expired, position=first)
             await self.login()
-            fresh = True
         raise AssertionError("unreachable")
 
     async def pictures(self, first: int, count: int, mission_id: int = 0) -> Page:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -36,6 +37,7 @@ from daemon.sources.slooh.records import fits_item, picture_item
 from daemon.store.models import NewItem
 
 log = structlog.get_logger("daemon.sources.slooh")
+FILE_HOSTS = ("https://polaris.slooh.com/", "https://polaris2.slooh.com/")  # FITS, PNG (§8)
 PICTURES_MARK = "pictures_mark"
 MISSIONS_MARK = "missions_mark"
 
@@ -93,11 +95,29 @@ class SloohSource(Source):
     def __init__(self, name: str, config: SloohSourceConfig) -> None:
         super().__init__(name, config)
 
-    def _api(self, http: HttpClient) -> SloohApi:
+    def suggest_limits(self, http: HttpClient) -> None:
+        """API calls one at a time at ``requests_per_minute``; the file hosts of §8 (and any
+        other one the lists point to, when seen) at ``download_requests_per_minute``."""
         cfg = self.config
         http.suggest_host_limit(cfg.base_url, HostLimit(requests_per_minute=cfg.requests_per_minute,
                                                         max_concurrent=1))
+        for host in FILE_HOSTS:
+            self._polite_files(http, host)
+
+    def _polite_files(self, http: HttpClient, url: str) -> None:
+        """The download pace for ``url``'s host (idempotent; never the API host's)."""
+        if urlsplit(url).netloc != urlsplit(self.config.base_url).netloc:
+            http.suggest_host_limit(url, HostLimit(
+                requests_per_minute=self.config.download_requests_per_minute, max_concurrent=4))
+
+    def _api(self, http: HttpClient) -> SloohApi:
+        cfg = self.config
+        self.suggest_limits(http)
         return SloohApi(http, cfg.base_url, cfg.username, cfg.password, cfg.product_id)
+
+    def _found(self, http: HttpClient, item: NewItem) -> NewItem:
+        self._polite_files(http, item.url)
+        return item
 
     async def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[Found]:
         """New pictures and FITS since the marks (see the module docstring)."""
@@ -114,7 +134,7 @@ class SloohSource(Source):
     async def _walk(self, http: HttpClient, full: bool, window: tuple[date, date] | None,
                     ) -> AsyncIterator[Found]:
         api = self._api(http)
-        await api.login()
+        # the first call logs in (so an empty first page right after it is not taken for an expiry)
         if "png" in self.config.formats:
             async for found in self._pictures(api, _Walk(self.state.get(PICTURES_MARK), full), window):
                 yield found
@@ -150,7 +170,7 @@ class SloohSource(Source):
                     skipped += 1
                 elif item.key not in seen:
                     seen.add(item.key)
-                    yield item
+                    yield self._found(api.http, item)
             yield Checkpoint()  # this page is stored before the next is asked for
             if walk.reached or older:  # newest first: the rest is older still
                 break
@@ -181,7 +201,7 @@ class SloohSource(Source):
                     item: NewItem | None = fits_item(self.name, cfg.layout, mission, group, entry)
                     if item is not None and item.key not in seen:
                         seen.add(item.key)
-                        yield item
+                        yield self._found(api.http, item)
             yield Checkpoint()
             if walk.reached or older:
                 break
