@@ -44,15 +44,18 @@ requests_per_minute = 6000
 
 
 async def scheduled_run(cfg: Config, source_name: str = "slooh", timeout_s: float = 60.0) -> RunCounts:
-    """One scheduled run (marks and all), then the downloader until nothing is waiting."""
+    """One scheduled run (marks and all), then the downloader until nothing is waiting (also
+    when the run fails: its exception is raised after the downloads)."""
     source = build_source(source_name, cfg.sources[source_name])
     async with open_resources(cfg, "test", source=source_name) as res:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(res.downloader.run(stop)), asyncio.create_task(res.worker.run(stop))]
         try:
-            counts = await harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http,
-                                          on_enqueued=res.downloader.wake.set)
-            await wait_settled(res.store, source_name, timeout_s)
+            try:
+                counts = await harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http,
+                                              on_enqueued=res.downloader.wake.set)
+            finally:  # as in the daemon, what a failed run stored is still downloaded
+                await wait_settled(res.store, source_name, timeout_s)
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 
@@ -47,8 +48,9 @@ async def test_the_next_run_fetches_only_new_items_and_stops_at_the_mark(slooh, 
     site, base = slooh
     cfg = slooh_config(tmp_path, base)
     await scheduled_run(cfg)
-    state = {r["name"]: r["value"] for r in rows(cfg.db_path, "SELECT name, value FROM source_state")}
-    assert set(state) == {"pictures_mark", "missions_mark"}
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert set(state) == {"pictures_mark", "missions_mark", "missions_listed"}
+    assert len(state["pictures_mark"]) == len(state["missions_mark"]) == 5 and state["missions_listed"] == []
     before = dict(site.files.requests)
     calls = dict(site.calls)
     site.add_mission()
@@ -160,3 +162,23 @@ async def test_an_empty_account_is_one_login_and_no_mark(tmp_path):
     assert rows(cfg.db_path, "SELECT * FROM source_state") == []
     [run] = rows(cfg.db_path, "SELECT status FROM runs")
     assert run["status"] == "ok"
+
+
+async def test_a_resumed_missions_walk_does_not_ask_again_for_stored_fits_lists(slooh, tmp_path):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base, 'formats = ["fits"]')
+    site.refuse_after_calls = 6  # missions page 1 and its 5 FITS lists, then the API is gone
+    with pytest.raises(SloohSessionError):
+        await scheduled_run(cfg)
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert set(state) == {"missions_listed"} and len(state["missions_listed"]) == 5
+    assert len(rows(cfg.db_path, "SELECT key FROM items")) == 10
+
+    site.always_expire, site.refuse_after_calls = False, None
+    fits_calls = site.calls["getMissionFITS"]
+    counts = await scheduled_run(cfg)
+    assert site.calls["getMissionFITS"] - fits_calls == 15  # the other 15 missions only
+    assert (counts.total, counts.new) == (30, 30)
+    assert set(site.files.requests.values()) == {1} and len(site.files.requests) == 40
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert state["missions_listed"] == [] and len(state["missions_mark"]) == 5

@@ -12,7 +12,9 @@ key)`` is the download tracker). Incremental runs stop at the page holding a *ma
 of the top page of the last walk that completed (reached its mark or the end of the list).
 The mark is saved only when a walk completes, i.e. once every page between the old mark and
 the top is stored; a run that fails or is interrupted keeps its pages and its old mark, so
-the next run walks down to the old mark again and leaves no hole. New pictures arriving
+the next run walks down to the old mark again and leaves no hole. While a missions walk is
+unfinished, the missions whose FITS lists were stored are saved after each page, so a
+resumed walk does not ask for those lists again (one call per mission on the real site). New pictures arriving
 mid-walk shift positions down; items are de-duplicated by key, so nothing is skipped.
 ``harvestd backfill`` walks everything (optionally only a date window) and moves no mark.
 """
@@ -40,6 +42,7 @@ log = structlog.get_logger("daemon.sources.slooh")
 FILE_HOSTS = ("https://polaris.slooh.com/", "https://polaris2.slooh.com/")  # FITS, PNG (§8)
 PICTURES_MARK = "pictures_mark"
 MISSIONS_MARK = "missions_mark"
+MISSIONS_LISTED = "missions_listed"  # of an unfinished walk: missions whose FITS are stored
 
 
 def parse_window(since: str | None, until: str | None) -> tuple[date, date] | None:
@@ -183,7 +186,10 @@ class SloohSource(Source):
     async def _fits(self, api: SloohApi, walk: _Walk, window: tuple[date, date] | None,
                     ) -> AsyncIterator[Found]:
         cfg = self.config
-        missions = 0
+        incremental = window is None and not walk.full
+        # missions whose FITS an unfinished earlier walk already stored: not asked for again
+        listed: set[int] = set(self.state.get(MISSIONS_LISTED) or ()) if incremental else set()
+        missions = skipped = 0
         seen: set[str] = set()
         async for page in self._pages(api.missions):
             older = False
@@ -196,15 +202,21 @@ class SloohSource(Source):
                 if window and taken and not window[0] <= taken.date() <= window[1]:
                     older = older or taken.date() < window[0]
                     continue
+                if mission_id in listed:
+                    skipped += 1
+                    continue
                 missions += 1
                 for group, entry in await api.mission_fits(mission_id):
                     item: NewItem | None = fits_item(self.name, cfg.layout, mission, group, entry)
                     if item is not None and item.key not in seen:
                         seen.add(item.key)
                         yield self._found(api.http, item)
-            yield Checkpoint()
+                listed.add(mission_id)
+            # the page is stored, then the missions it listed are remembered
+            yield Checkpoint({MISSIONS_LISTED: sorted(listed)} if incremental else None)
             if walk.reached or older:
                 break
-        log.info("slooh_fits_listed", source=self.name, missions=missions, frames=len(seen))
+        log.info("slooh_fits_listed", source=self.name, missions=missions, frames=len(seen),
+                 already_stored=skipped)
         if window is None and walk.top:
-            yield Checkpoint({MISSIONS_MARK: walk.top})
+            yield Checkpoint({MISSIONS_MARK: walk.top, MISSIONS_LISTED: []})
