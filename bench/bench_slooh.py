@@ -24,8 +24,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -40,17 +38,6 @@ from tests.conftest import serve_app  # noqa: E402
 from tests.fakes.slooh_server import SloohSite  # noqa: E402
 
 USER, PASSWORD = "bench@example.org", "bench-password"
-
-
-def with_latency(app: web.Application, latency_s: float) -> web.Application:
-    @web.middleware
-    async def slow(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        if request.path.startswith("/api/") and latency_s:
-            await asyncio.sleep(latency_s)
-        return await handler(request)
-
-    app.middlewares.append(slow)
-    return app
 
 
 async def bare_walk(base: str, page_size: int) -> int:
@@ -115,7 +102,8 @@ async def main() -> None:
           f"API latency {args.latency_ms:.0f} ms")
     bare_s, first_s, again_s, new_s = [], [], [], []
     calls: dict[str, int] = {}
-    async with serve_app(with_latency(site.app(), args.latency_ms / 1000)) as url:
+    site.api_delay_s = args.latency_ms / 1000
+    async with serve_app(site.app()) as url:
         base = url.rstrip("/")
         for n in range(args.rounds):  # alternate the order: no contender always warms the other
             with tempfile.TemporaryDirectory() as tmp:

@@ -233,12 +233,19 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _has_database(cfg: Config) -> bool:
+    """False (and the reason on stderr) when the daemon has not created its database yet."""
+    if cfg.db_path.exists():
+        return True
+    print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+    return False
+
+
 def _retry(cfg: Config, args: argparse.Namespace) -> int:
     from daemon.backfill import BackfillError, summary_line
     from daemon.reports import requeue_failed, retry_downloads
 
-    if not cfg.db_path.exists():
-        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+    if not _has_database(cfg):
         return EXIT_FAILURE
 
     async def main_async() -> int:
@@ -268,8 +275,7 @@ def _stats(cfg: Config, source: str | None) -> int:
     from daemon.backfill import BackfillError
     from daemon.reports import collect_stats
 
-    if not cfg.db_path.exists():
-        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+    if not _has_database(cfg):
         return EXIT_FAILURE
     try:
         lines = asyncio.run(collect_stats(cfg, source))
@@ -300,8 +306,7 @@ def _mib(n_bytes: int) -> str:
 def _status(cfg: Config, n_errors: int) -> int:
     from daemon.store import Store
 
-    if not cfg.db_path.exists():
-        print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
+    if not _has_database(cfg):
         return EXIT_FAILURE
 
     async def main_async() -> int:

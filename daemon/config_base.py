@@ -5,11 +5,28 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RemoteSource(_Model):
+    """Validators of the source configs: a cron ``schedule``, an http(s) ``base_url`` (for
+    those that have one)."""
+
+    @field_validator("schedule", check_fields=False)
+    @classmethod
+    def _valid_schedule(cls, v: str) -> str:
+        return _check_cron(v)
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _valid_base(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return v.rstrip("/")
 
 
 def _check_cron(expr: str) -> str:

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from daemon.config_base import _check_cron, _Model
+from daemon.config_base import _RemoteSource
 
 
-class NasaIssSourceConfig(_Model):
+class NasaIssSourceConfig(_RemoteSource):
     """Mirror the photos matching every given condition (missions, box, dates, time of day).
 
     ``bbox`` = (lat_min, lon_min, lat_max, lon_max) of the photo centre, degrees.
@@ -43,17 +43,6 @@ class NasaIssSourceConfig(_Model):
     layout: str = "{source}/{year}/{mission}/{camera}/{filename}"
     enabled: bool = True
 
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, v: str) -> str:
-        return _check_cron(v)
-
-    @field_validator("base_url")
-    @classmethod
-    def _valid_base(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
-        return v.rstrip("/")
 
     @field_validator("missions")
     @classmethod

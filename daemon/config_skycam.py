@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from daemon.config_base import _check_cron, _check_zone, _Model
+from daemon.config_base import _check_zone, _RemoteSource
 
 
-class SkycamSourceConfig(_Model):
+class SkycamSourceConfig(_RemoteSource):
     """``[sources.NAME]`` with ``kind = "skycam"``: a sky camera publishing one JPEG per slot.
 
     ``url_template`` fields: ``{t:FMT}`` strftime of the slot time in ``timezone``;
@@ -31,11 +31,6 @@ class SkycamSourceConfig(_Model):
     processors: list[str] = Field(default_factory=lambda: ["octas"])
     layout: str = "{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}"
     enabled: bool = True
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, v: str) -> str:
-        return _check_cron(v)
 
     @field_validator("timezone")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from daemon.config_base import _check_cron, _Model
+from daemon.config_base import _RemoteSource
 
 # the product id S2 and S4 send (shared/reference/slooh.md §1.1)
 DEFAULT_PRODUCT_ID = "ee26fb6d-3351-11eb-83b9-0655cc43ca95"
@@ -18,7 +18,7 @@ Format = Literal["png", "fits"]
 FORMATS: tuple[Format, ...] = ("png", "fits")
 
 
-class SloohSourceConfig(_Model):
+class SloohSourceConfig(_RemoteSource):
     """Every picture (PNG, ``formats`` "png") and raw FITS frame (``formats`` "fits") of one
     Slooh account, organised by ``layout``.
 
@@ -50,17 +50,6 @@ class SloohSourceConfig(_Model):
     processors: list[str] = Field(default_factory=list)
     enabled: bool = True
 
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, v: str) -> str:
-        return _check_cron(v)
-
-    @field_validator("base_url")
-    @classmethod
-    def _valid_base(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
-        return v.rstrip("/")
 
     @field_validator("formats")
     @classmethod

@@ -57,3 +57,18 @@ class DaemonProcess:
             cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         return cls(proc)
+
+
+def cli_runner(config: Path, env: dict[str, str], timeout_s: float = 90.0):  # type: ignore[no-untyped-def]
+    """``await cli("stats", "slooh")`` runs ``python -m daemon stats slooh --config CONFIG`` in
+    the config's folder with ``env``; returns (exit status, stdout, stderr)."""
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon", *args, "--config", str(config), cwd=config.parent,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    return cli

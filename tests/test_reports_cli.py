@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 from daemon.backfill import collect_specs, run_backfill
 from daemon.config import load_config
 from tests.conftest import skycam_config_text
+from tests.procs import cli_runner
 
 
 async def test_stats_and_retry_for_a_sky_camera(skycam, tmp_path):
@@ -19,13 +17,7 @@ async def test_stats_and_retry_for_a_sky_camera(skycam, tmp_path):
                                                                    "2025-01-01T00:59"))
     assert (counts.total, counts.failed) == (6, 1)
 
-    async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon", *args, "--config", str(tmp_path / "config.toml"), cwd=tmp_path,
-            env={"PATH": "/usr/bin:/bin"}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+    cli = cli_runner(tmp_path / "config.toml", {"PATH": "/usr/bin:/bin"})
 
     code, out, err = await cli("stats", "sky")
     assert code == 0, err

@@ -14,6 +14,7 @@ Expiry: after ``expire_after_calls`` authenticated calls the token dies, answeri
 ``apiError`` + in-body ``statusCode`` 401 (``expiry_mode = "401"``) or, silently, an empty
 list with ``totalCount`` 0 (``"silent"``); ``always_expire`` kills every token at once,
 ``refuse_after_calls`` does so after that many authenticated calls (an outage mid-walk).
+Slow pages: ``api_delay_s`` delays every list answer.
 Quirks: trailing spaces in titles, empty telescope/instrument names, ``imageDownloadFilename``
 on some pictures only, AP-style dates ("Sept. 3, 2025"), ``imageTimestamp`` on some only,
 ``overlayData.owner`` "Not available", ``?rand=`` on PNG URLs only, ``.fit`` FITS.
@@ -25,6 +26,7 @@ Seeded with titles, slugs and telescopes recorded in the reference (§7, §8).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -129,6 +131,7 @@ class SloohSite:
         self.expiry_mode = "401"
         self.always_expire = False
         self.refuse_after_calls: int | None = None  # total authenticated calls, then always_expire
+        self.api_delay_s = 0.0  # every API answer waits this long (a slow page: ~17 s per 50 at Slooh)
         self._authed_calls = self._total_calls = 0
         for _ in range(missions):
             self.add_mission(pictures_per_mission, fits_per_mission, newest=False)
@@ -256,6 +259,8 @@ class SloohSite:
         async def wrapped(request: web.Request) -> web.Response:
             name = request.path.rsplit("/", 1)[-1]
             self.calls[name] += 1
+            if self.api_delay_s:
+                await asyncio.sleep(self.api_delay_s)
             body = await self._body(request)
             user = self.user
             valid = user is not None and all(str(body.get(k)) == user[k] for k in ("cid", "at", "token"))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from daemon.sources.nasa_iss.api import ApiError
 from tests.conftest import serve_app
 from tests.downloads.aria2_harness import require_aria2c
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
+from tests.procs import cli_runner
 
 API_KEY = "k3y-f0r-t3sts-0nly"
 
@@ -147,13 +146,7 @@ async def test_import_cli_ingests_saved_api_rows(eol, tmp_path):
     ]))
     env = {"NASA_EOL_API_KEY": API_KEY, "PATH": "/usr/bin:/bin"}
 
-    async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon", *args, "--config", str(tmp_path / "config.toml"),
-            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+    cli = cli_runner(tmp_path / "config.toml", env)
 
     code, out, err = await cli("import", "iss", str(saved))
     assert code == 0, err

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 
 from daemon.backfill import BackfillError, collect_specs
+from tests.procs import cli_runner
 from tests.sources.slooh_harness import PASSWORD, USER, library_files, rows, scheduled_run, slooh_config
 
 
-def cli_runner(tmp_path: Path):
-    env = {"SLOOH_USERNAME": USER, "SLOOH_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
-
-    async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon", *args, "--config", str(tmp_path / "config.toml"),
-            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 90)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
-
-    return cli
+def slooh_cli(tmp_path: Path, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    env = {"SLOOH_USERNAME": USER, "SLOOH_PASSWORD": password, "PATH": "/usr/bin:/bin"}
+    return cli_runner(tmp_path / "config.toml", env)
 
 
 async def test_stats_then_retry_then_stats(slooh, tmp_path):
@@ -34,7 +24,7 @@ async def test_stats_then_retry_then_stats(slooh, tmp_path):
     site.files.corrupt[roll[0]["path"]] = 2  # checksum failure
     saved = site.files.files.pop(roll[1]["path"])  # 404: not_found
     await scheduled_run(cfg)
-    cli = cli_runner(tmp_path)
+    cli = slooh_cli(tmp_path)
 
     code, out, err = await cli("stats", "slooh")
     assert code == 0, err
@@ -83,7 +73,7 @@ async def test_backfill_walks_everything_or_a_date_window(slooh, tmp_path):
     with pytest.raises(BackfillError, match="before"):
         await collect_specs(cfg, "slooh", "2026-02-07", "2026-02-01")
 
-    cli = cli_runner(tmp_path)
+    cli = slooh_cli(tmp_path)
     code, out, err = await cli("backfill", "slooh", "--full")
     assert code == 0, err
     assert out == "backfill slooh: total=80 new=80 duplicates=0 failed=0\n"
@@ -97,14 +87,10 @@ async def test_backfill_walks_everything_or_a_date_window(slooh, tmp_path):
 async def test_backfill_with_a_refused_login_is_one_clear_line(slooh, tmp_path):
     _site, base = slooh
     slooh_config(tmp_path, base)
-    cli = cli_runner(tmp_path)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "backfill", "slooh", "--config", str(tmp_path / "config.toml"),
-        cwd=tmp_path, env={"SLOOH_USERNAME": USER, "SLOOH_PASSWORD": "wrong-password", "PATH": "/usr/bin:/bin"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1
-    assert "harvestd backfill: slooh: login refused: Invalid username or password." in err.decode()
-    assert "Traceback" not in err.decode() and "wrong-password" not in err.decode()
+    cli = slooh_cli(tmp_path)
+    code, _out, err = await slooh_cli(tmp_path, password="wrong-password")("backfill", "slooh")
+    assert code == 1
+    assert "harvestd backfill: slooh: login refused: Invalid username or password." in err
+    assert "Traceback" not in err and "wrong-password" not in err
     code, _out, err2 = await cli("backfill", "slooh", "--since", "2026-02-07")  # open-ended is fine
     assert code == 0, err2

@@ -122,3 +122,19 @@ async def test_an_empty_first_page_of_an_idle_session_is_taken_for_a_silent_expi
     monkeypatch.setattr(api_module, "ACTIVE_SESSION_S", 0.0)  # as if the session had been idle
     page = await api.missions(1, 5)  # silently empty → logged in again → the real first page
     assert len(page.items) == 5 and page.total == 20 and api.logins == site.logins == 2
+
+
+async def test_a_page_slower_than_the_read_timeout_is_a_clear_network_error(slooh):
+    from daemon.http import HttpError
+
+    site, base = slooh
+    settings = HttpSettings(read_timeout_s=0.1, max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02)
+    async with HttpClient(settings) as client:
+        api = api_for(client, base)
+        assert len((await api.pictures(1, 5)).items) == 5
+        site.api_delay_s = 0.5
+        with pytest.raises(HttpError, match="network error after retries"):
+            await api.pictures(6, 5)
+        site.api_delay_s = 0.05  # slow but within the timeout: fine
+        assert len((await api.pictures(6, 5)).items) == 5
+    assert site.calls["getMyPictures"] == 4

@@ -63,6 +63,15 @@ def _owner(record: dict[str, Any]) -> str | None:
     return None if not text or text == NOT_AVAILABLE else text
 
 
+def _id_and_url(record: dict[str, Any], *url_keys: str) -> tuple[int, str] | None:
+    """(imageId, URL without ``rand``) of a record, None without an id or an http(s) URL."""
+    image_id = parse_count(record.get("imageId"))
+    raw_url = next((str(record[k]).strip() for k in url_keys if record.get(k)), "")
+    if not image_id or not raw_url.startswith(("http://", "https://")):
+        return None
+    return image_id, clean_url(raw_url)
+
+
 def _item(source: str, layout: str, key: str, url: str, filename: str, record: dict[str, Any],
           taken: datetime | None, processors: tuple[str, ...], metadata: dict[str, Any],
           instrument: str | None = None) -> NewItem:
@@ -85,11 +94,10 @@ def picture_item(source: str, layout: str, picture: dict[str, Any],
     Raises:
         daemon.downloads.layout.LayoutError: ``layout`` does not render.
     """
-    image_id = parse_count(picture.get("imageId"))
-    raw_url = str(picture.get("imageDownloadURL") or picture.get("imageURL") or "").strip()
-    if not image_id or not raw_url.startswith(("http://", "https://")):
+    found = _id_and_url(picture, "imageDownloadURL", "imageURL")
+    if found is None:
         return None
-    url = clean_url(raw_url)
+    image_id, url = found
     filename = (url_filename(url) or str(picture.get("imageDownloadFilename") or "").strip()
                 or f"{image_id}.png")
     metadata = {"kind": "slooh_picture", "image_id": image_id,
@@ -108,11 +116,10 @@ def fits_item(source: str, layout: str, mission: dict[str, Any], group: str,
     Raises:
         daemon.downloads.layout.LayoutError: ``layout`` does not render.
     """
-    image_id = parse_count(entry.get("imageId"))
-    raw_url = str(entry.get("imageURL") or entry.get("imageUrl") or "").strip()
-    if not image_id or not raw_url.startswith(("http://", "https://")):
+    found = _id_and_url(entry, "imageURL", "imageUrl")
+    if found is None:
         return None
-    url = clean_url(raw_url)
+    image_id, url = found
     filename = url_filename(url) or str(entry.get("imageTitle") or "").strip() or f"{image_id}.fit"
     taken = name_time(filename) or picture_time(mission)
     metadata = {"kind": "slooh_fits", "image_id": image_id,
