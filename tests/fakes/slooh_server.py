@@ -131,6 +131,7 @@ class SloohSite:
         self.expiry_mode = "401"
         self.always_expire = False
         self.refuse_after_calls: int | None = None  # total authenticated calls, then always_expire
+        self.after_call: Any = None  # called with (endpoint, n-th call) after each answer is built
         self.api_delay_s = 0.0  # every API answer waits this long (a slow page: ~17 s per 50 at Slooh)
         self._authed_calls = self._total_calls = 0
         for _ in range(missions):
@@ -279,7 +280,10 @@ class SloohSite:
                                           imageList=[], groupList=[])
                 return self._envelope(apiError=True, errorCode=401, statusCode=401,
                                       errorMsg="Your session has expired. Please log in again.")
-            return await handler(request, body)
+            answer = await handler(request, body)
+            if self.after_call is not None:
+                self.after_call(name, self.calls[name])
+            return answer
         return wrapped
 
     def _url(self, request: web.Request, path: str, rand: bool) -> str:

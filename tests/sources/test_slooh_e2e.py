@@ -182,3 +182,25 @@ async def test_a_resumed_missions_walk_does_not_ask_again_for_stored_fits_lists(
     assert set(site.files.requests.values()) == {1} and len(site.files.requests) == 40
     state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
     assert state["missions_listed"] == [] and len(state["missions_mark"]) == 5
+
+
+async def test_a_picture_deleted_mid_walk_keeps_the_mark_so_nothing_is_stepped_over(slooh, tmp_path):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base, 'formats = ["png"]')
+    roll = [p["imageId"] for p in site.photo_roll()]
+
+    def delete_newest(endpoint: str, n: int) -> None:
+        if endpoint == "getMyPictures" and n == 2:  # after page 2 the owner deletes the newest picture
+            site.missions[0].pictures.pop(0)
+
+    site.after_call = delete_newest
+    await scheduled_run(cfg)
+    keys = {r["key"] for r in rows(cfg.db_path, "SELECT key FROM items")}
+    assert f"{roll[10]}:png" not in keys and len(keys) == 39  # position 11 moved to 10: stepped over
+    assert rows(cfg.db_path, "SELECT * FROM source_state") == []  # so the mark did not move
+
+    site.after_call = None
+    await scheduled_run(cfg)
+    keys = {r["key"] for r in rows(cfg.db_path, "SELECT key FROM items")}
+    assert f"{roll[10]}:png" in keys and len(keys) == 40  # the next run found it
+    assert [r["name"] for r in rows(cfg.db_path, "SELECT name FROM source_state")] == ["pictures_mark"]

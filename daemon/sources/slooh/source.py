@@ -71,6 +71,17 @@ class _Walk:
         self.full = full
         self.top: list[int] | None = None
         self.reached = False
+        self.totals: list[int] = []  # the list's total as each page reported it
+
+    def note_total(self, total: int | None) -> None:
+        if total is not None:
+            self.totals.append(total)
+
+    @property
+    def shrank(self) -> bool:
+        """The list lost items during the walk (a deletion shifts later items up a position,
+        so one may have been stepped over): the mark must not move past it."""
+        return any(later < earlier for earlier, later in zip(self.totals, self.totals[1:], strict=False))
 
     def new_part(self, page: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
         """The records of ``page`` above the mark (all of them when walking in full); notes
@@ -145,14 +156,21 @@ class SloohSource(Source):
             async for found in self._fits(api, _Walk(self.state.get(MISSIONS_MARK), full), window):
                 yield found
 
-    async def _pages(self, fetch: Callable[[int, int], Awaitable[Page]],
+    async def _pages(self, fetch: Callable[[int, int], Awaitable[Page]], walk: _Walk,
                      ) -> AsyncIterator[list[dict[str, Any]]]:
         async def one(first: int, count: int) -> tuple[list[dict[str, Any]], Any]:
             page = await fetch(first, count)
+            walk.note_total(page.total)
             return page.items, page.total
 
         async for items in walk_pages(one, self.config.page_size):
             yield items
+
+    def _mark_may_move(self, walk: _Walk, listing: str) -> bool:
+        if walk.shrank:
+            log.warning("slooh_list_shrank_mark_kept", source=self.name, listing=listing,
+                        totals=walk.totals, detail="the next run walks down to the old mark again")
+        return not walk.shrank
 
     async def _pictures(self, api: SloohApi, walk: _Walk, window: tuple[date, date] | None,
                         ) -> AsyncIterator[Found]:
@@ -160,7 +178,7 @@ class SloohSource(Source):
         seen: set[str] = set()
         pages = skipped = 0
         processors = tuple(cfg.processors)
-        async for page in self._pages(api.pictures):
+        async for page in self._pages(api.pictures, walk):
             pages += 1
             older = False
             for picture in walk.new_part(page, "imageId"):
@@ -180,7 +198,7 @@ class SloohSource(Source):
         if skipped:
             log.warning("slooh_pictures_without_url", source=self.name, skipped=skipped)
         log.info("slooh_pictures_listed", source=self.name, pages=pages, pictures=len(seen))
-        if window is None and walk.top:
+        if window is None and walk.top and self._mark_may_move(walk, "pictures"):
             yield Checkpoint({PICTURES_MARK: walk.top})
 
     async def _fits(self, api: SloohApi, walk: _Walk, window: tuple[date, date] | None,
@@ -191,7 +209,7 @@ class SloohSource(Source):
         listed: set[int] = set(self.state.get(MISSIONS_LISTED) or ()) if incremental else set()
         missions = skipped = 0
         seen: set[str] = set()
-        async for page in self._pages(api.missions):
+        async for page in self._pages(api.missions, walk):
             older = False
             for mission in walk.new_part(page, "scheduledMissionId"):
                 mission_id = parse_count(mission.get("scheduledMissionId"))
@@ -218,5 +236,5 @@ class SloohSource(Source):
                 break
         log.info("slooh_fits_listed", source=self.name, missions=missions, frames=len(seen),
                  already_stored=skipped)
-        if window is None and walk.top:
+        if window is None and walk.top and self._mark_may_move(walk, "missions"):
             yield Checkpoint({MISSIONS_MARK: walk.top, MISSIONS_LISTED: []})
