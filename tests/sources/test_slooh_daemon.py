@@ -41,3 +41,22 @@ async def test_the_daemon_mirrors_the_account_and_logs_failures_by_item(slooh, t
     assert sum(1 for s, _ in statuses.values() if s == "processed") == 79
     files = library_files(cfg.library.root)
     assert len(files) == 79 and not any(fits.rsplit("/", 1)[1] in f for f in files)
+
+
+async def test_a_refused_login_is_one_error_line_and_the_daemon_keeps_running(slooh, tmp_path):
+    site, base = slooh
+    slooh_config(tmp_path, base, "run_on_start = true")
+    env = {**os.environ, "SLOOH_USERNAME": USER, "SLOOH_PASSWORD": "not-the-password"}
+    daemon = await DaemonProcess.start(tmp_path / "config.toml", tmp_path, env)
+    try:
+        failed = await daemon.wait_for(lambda e: e["event"] == "harvest_failed", timeout_s=60)
+        assert failed["level"] == "error" and failed["source"] == "slooh"
+        assert failed["error"] == "login refused: Invalid username or password. (errorCode 5, statusCode 200)"
+        assert "exception" not in failed  # a remote's refusal is not a crash: no traceback
+        await asyncio.sleep(0.5)
+        assert daemon.proc.returncode is None  # still running; the next scheduled run tries again
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(daemon.proc.wait(), 30) == 0
+    assert "not-the-password" not in "\n".join(daemon.raw) and USER not in "\n".join(daemon.raw)
+    assert site.logins == 0 and site.calls["login"] == 1
