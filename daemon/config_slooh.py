@@ -51,6 +51,18 @@ class SloohSourceConfig(_RemoteSource):
     enabled: bool = True
 
 
+    @field_validator("layout")
+    @classmethod
+    def _layout_renders(cls, v: str) -> str:
+        from daemon.downloads.layout import render_layout  # local: sources depend on config
+        from daemon.sources.slooh.layout import layout_fields
+
+        fields = layout_fields({"imageTitle": "Orion Nebula (M42)", "telescopeName": "Canary Two"},
+                               "m42_20260121_011700_0_q8w3ze_l.png", None)
+        # raises LayoutError (a ValueError: reported as this key's error)
+        render_layout(v, {**fields, "source": "slooh", "image_id": 1, "mission_id": 1})
+        return v
+
     @field_validator("formats")
     @classmethod
     def _unique(cls, v: list[Format]) -> list[Format]:

@@ -130,3 +130,14 @@ def test_slooh_defaults_and_bad_values(tmp_path):
     assert ":9: sources.slooh.page_size: Input should be greater than or equal to 1" in text
     with pytest.raises(ConfigError, match=r"sources\.slooh\.password: environment variable SLOOH_PASSWORD"):
         parse_config(SLOOH, tmp_path / "c.toml", env={"SLOOH_USERNAME": "x"})
+
+
+def test_slooh_layout_must_render(tmp_path):
+    env = {"SLOOH_USERNAME": "u", "SLOOH_PASSWORD": "p"}
+    with pytest.raises(ConfigError, match=r"sources\.slooh\.layout: .*does not render"):
+        parse_config(SLOOH + 'layout = "{object}/{camera}/{filename}"\n', tmp_path / "c.toml", env=env)
+    with pytest.raises(ConfigError, match=r"sources\.slooh\.layout: .*unsafe path"):
+        parse_config(SLOOH + 'layout = "/{filename}"\n', tmp_path / "c.toml", env=env)
+    ok = parse_config(SLOOH + 'layout = "{year}/{month}/{object}/{image_id}-{filename}"\n', tmp_path / "c.toml",
+                      env=env)
+    assert ok.sources["slooh"].layout.startswith("{year}")
