@@ -14,7 +14,8 @@ Expiry: after ``expire_after_calls`` authenticated calls the token dies, answeri
 ``apiError`` + in-body ``statusCode`` 401 (``expiry_mode = "401"``) or, silently, an empty
 list with ``totalCount`` 0 (``"silent"``); ``always_expire`` kills every token at once,
 ``refuse_after_calls`` does so after that many authenticated calls (an outage mid-walk).
-Slow pages: ``api_delay_s`` delays every list answer.
+Slow pages: ``api_delay_s`` delays every list answer; ``api_faults`` makes the next calls
+answer HTTP 503 or an HTML maintenance page.
 Quirks: trailing spaces in titles, empty telescope/instrument names, ``imageDownloadFilename``
 on some pictures only, AP-style dates ("Sept. 3, 2025"), ``imageTimestamp`` on some only,
 ``overlayData.owner`` "Not available", ``?rand=`` on PNG URLs only, ``.fit`` FITS.
@@ -132,6 +133,7 @@ class SloohSite:
         self.always_expire = False
         self.refuse_after_calls: int | None = None  # total authenticated calls, then always_expire
         self.after_call: Any = None  # called with (endpoint, n-th call) after each answer is built
+        self.api_faults: list[str] = []  # the next authenticated calls answer "503" or "html" (a proxy page)
         self.api_delay_s = 0.0  # every API answer waits this long (a slow page: ~17 s per 50 at Slooh)
         self._authed_calls = self._total_calls = 0
         for _ in range(missions):
@@ -262,6 +264,11 @@ class SloohSite:
             self.calls[name] += 1
             if self.api_delay_s:
                 await asyncio.sleep(self.api_delay_s)
+            if self.api_faults:
+                fault = self.api_faults.pop(0)
+                if fault == "503":
+                    return web.Response(status=503, text="Service Unavailable")
+                return web.Response(text="<html><body>Maintenance</body></html>", content_type="text/html")
             body = await self._body(request)
             user = self.user
             valid = user is not None and all(str(body.get(k)) == user[k] for k in ("cid", "at", "token"))

@@ -138,3 +138,17 @@ async def test_a_page_slower_than_the_read_timeout_is_a_clear_network_error(sloo
         site.api_delay_s = 0.05  # slow but within the timeout: fine
         assert len((await api.pictures(6, 5)).items) == 5
     assert site.calls["getMyPictures"] == 4
+
+
+async def test_a_503_is_retried_and_a_maintenance_page_is_a_clear_error(slooh, http):
+    from daemon.sources.slooh.api import SloohError
+
+    site, base = slooh
+    api = api_for(http, base)
+    site.api_faults = ["503"]
+    assert len((await api.pictures(1, 5)).items) == 5  # retried by the shared client
+    site.api_faults = ["html"]
+    with pytest.raises(SloohError, match=r"images/getMyPictures: answer is not JSON \(\d+ bytes\)"):
+        await api.pictures(6, 5)
+    assert len((await api.pictures(6, 5)).items) == 5
+    assert site.calls["getMyPictures"] == 4
