@@ -11,10 +11,11 @@ on disk, their size, the largest top-level folders).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,7 +41,7 @@ async def requeue_failed(cfg: Config, source: str | None, codes: list[str] | Non
         for row in await store.failed_items(source, codes):
             if row["source"] not in cfg.sources or not row["url"] or not row["path"]:
                 continue  # uploads and items of removed sources cannot be fetched again
-            captured = datetime.fromisoformat(row["captured_at"]) if row["captured_at"] else datetime.now()
+            captured = datetime.fromisoformat(row["captured_at"]) if row["captured_at"] else datetime.now(UTC)
             out.setdefault(row["source"], []).append(
                 NewItem(row["key"], row["url"], captured, row["path"], checksum=row["checksum"]))
         for name, specs in out.items():
@@ -119,8 +120,6 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
     Raises:
         BackfillError: ``source`` is not configured and has no items either.
     """
-    import asyncio
-
     lines: list[str] = []
     async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
         items = await store.item_stats(source)

@@ -90,6 +90,10 @@ class Daemon:
         except (SourceError, HttpError) as exc:  # the remote's fault: one line, no traceback
             log.error("harvest_failed", source=name, error=str(exc))
             return
+        except TimeoutError:  # what the run stored stays; the next run carries on from there
+            log.error("harvest_failed", source=name,
+                      error=f"run cancelled after {timeout_s:.0f} s (run_timeout_s)")
+            return
         except Exception:  # a failing run is logged; the next run tries again
             log.exception("harvest_failed", source=name)
             return
