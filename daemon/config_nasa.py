@@ -44,6 +44,16 @@ class NasaIssSourceConfig(_RemoteSource):
     enabled: bool = True
 
 
+    @field_validator("layout")
+    @classmethod
+    def _layout_renders(cls, v: str) -> str:
+        from daemon.downloads.layout import render_layout  # local: downloads depend on config
+
+        render_layout(v, {"source": "iss", "year": "2003", "month": "04", "mission": "ISS006", "roll": "E",
+                          "frame": "44608", "camera": "E4", "nasa_id": "ISS006-E-44608",
+                          "filename": "ISS006-E-44608.JPG"})  # LayoutError is a ValueError: this key's error
+        return v
+
     @field_validator("missions")
     @classmethod
     def _upper(cls, v: list[str]) -> list[str]:

@@ -141,3 +141,9 @@ def test_slooh_layout_must_render(tmp_path):
     ok = parse_config(SLOOH + 'layout = "{year}/{month}/{object}/{image_id}-{filename}"\n', tmp_path / "c.toml",
                       env=env)
     assert ok.sources["slooh"].layout.startswith("{year}")
+
+
+def test_nasa_layout_must_render(tmp_path):
+    text = '[sources.iss]\nkind = "nasa_iss"\napi_key = "k"\nlayout = "{year}/{photo}/{filename}"\n'
+    with pytest.raises(ConfigError, match=r":4: sources\.iss\.layout: .*does not render"):
+        parse_config(text, tmp_path / "c.toml", env={})
