@@ -49,8 +49,9 @@ async def test_the_next_run_fetches_only_new_items_and_stops_at_the_mark(slooh, 
     cfg = slooh_config(tmp_path, base)
     await scheduled_run(cfg)
     state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
-    assert set(state) == {"pictures_mark", "missions_mark", "missions_listed"}
-    assert len(state["pictures_mark"]) == len(state["missions_mark"]) == 5 and state["missions_listed"] == []
+    assert set(state) == {"pictures_mark", "missions_mark", "missions_listed", "pictures_walk"}
+    assert len(state["pictures_mark"]) == len(state["missions_mark"]) == 5
+    assert state["missions_listed"] == [] and state["pictures_walk"] is None  # walks complete
     before = dict(site.files.requests)
     calls = dict(site.calls)
     site.add_mission()
@@ -73,13 +74,16 @@ async def test_an_interrupted_run_resumes_without_holes(slooh, tmp_path):
         await scheduled_run(cfg)
     stored = rows(cfg.db_path, "SELECT key, status FROM items")
     assert len(stored) == 10 and {r["status"] for r in stored} == {"processed"}  # pages 1–2 kept
-    assert rows(cfg.db_path, "SELECT * FROM source_state") == []  # no mark past a hole
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert "pictures_mark" not in state  # no mark past a hole
+    assert state["pictures_walk"]["count"] == 10  # how far the unfinished walk got
     [run] = rows(cfg.db_path, "SELECT status, error FROM runs")
     assert run["status"] == "failed" and "expired again" in run["error"]
 
     site.always_expire, site.refuse_after_calls = False, None
     counts = await scheduled_run(cfg)
-    assert (counts.total, counts.new, counts.duplicates) == (80, 70, 10)
+    # page 1 again (5 duplicates), then a verified jump over the rest of what was stored
+    assert (counts.total, counts.new, counts.duplicates) == (75, 70, 5)
     assert set(site.files.requests) == set(site.all_files())
     assert set(site.files.requests.values()) == {1}  # over both runs, every file fetched once
     assert len(library_files(cfg.library.root)) == 80
@@ -197,10 +201,43 @@ async def test_a_picture_deleted_mid_walk_keeps_the_mark_so_nothing_is_stepped_o
     await scheduled_run(cfg)
     keys = {r["key"] for r in rows(cfg.db_path, "SELECT key FROM items")}
     assert f"{roll[10]}:png" not in keys and len(keys) == 39  # position 11 moved to 10: stepped over
-    assert rows(cfg.db_path, "SELECT * FROM source_state") == []  # so the mark did not move
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert state == {"pictures_walk": None}  # so the mark did not move, and no resume trusts this walk
 
     site.after_call = None
     await scheduled_run(cfg)
     keys = {r["key"] for r in rows(cfg.db_path, "SELECT key FROM items")}
     assert f"{roll[10]}:png" in keys and len(keys) == 40  # the next run found it
-    assert [r["name"] for r in rows(cfg.db_path, "SELECT name FROM source_state")] == ["pictures_mark"]
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert set(state) == {"pictures_mark", "pictures_walk"} and state["pictures_walk"] is None
+
+
+
+@pytest.mark.parametrize(("between_runs", "picture_calls"), [
+    ("nothing", 4),  # page 1, the landing (verified), then the 2 pages never walked
+    ("2 new missions", 4),  # the new pictures at the top shift everything: the jump follows
+    ("3 deletions", 9),  # the landing misses the saved last item: back, then page by page
+])
+async def test_a_resumed_photo_roll_walk_skips_what_was_stored_and_verifies_it(
+        slooh, tmp_path, between_runs, picture_calls):
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base, 'formats = ["png"]')
+    site.refuse_after_calls = 6  # the API goes away after 6 photo-roll pages (30 pictures)
+    with pytest.raises(SloohSessionError):
+        await scheduled_run(cfg)
+    assert len(rows(cfg.db_path, "SELECT key FROM items")) == 30
+    site.always_expire, site.refuse_after_calls = False, None
+    if between_runs == "2 new missions":
+        site.add_mission()
+        site.add_mission()
+    elif between_runs == "3 deletions":
+        for mission in site.missions[1:4]:
+            mission.pictures.pop()
+    calls = site.calls["getMyPictures"]
+    await scheduled_run(cfg)
+    assert site.calls["getMyPictures"] - calls == picture_calls
+    keys = {r["key"] for r in rows(cfg.db_path, "SELECT key FROM items")}
+    assert {f"{p['imageId']}:png" for p in site.photo_roll()} <= keys  # nothing stepped over
+    assert set(site.files.requests.values()) == {1}  # every file fetched once over both runs
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert state["pictures_walk"] is None and len(state["pictures_mark"]) == 5

@@ -55,3 +55,40 @@ def test_counts():
     assert parse_count(19) == 19 and parse_count("19") == 19 and parse_count(" 7 ") == 7
     assert parse_count("") is None and parse_count(None) is None and parse_count("n/a") is None
     assert parse_count(True) is None
+
+
+async def _resumed_walk(ids: list[int], saved: dict, page_size: int = 5) -> tuple[list[int], list[int]]:
+    """Walk ``ids`` (newest first) with a Resume of ``saved``; (ids processed, positions asked)."""
+    from daemon.sources.slooh.walk import Resume
+
+    resume = Resume(saved, page_size)
+    asked: list[int] = []  # the position of every page asked for, in order
+
+    async def fetch(first: int, size: int):
+        asked.append(first)
+        return [{"imageId": i} for i in ids[first - 1:first - 1 + size]], len(ids)
+
+    seen: list[int] = []
+    async for page in walk_pages(fetch, page_size, reposition=resume.reposition):
+        records = resume.look(page, asked[-1])
+        if records is not None:
+            seen += [r["imageId"] for r in records]
+    return seen, asked
+
+
+async def test_a_resume_jumps_only_when_the_landing_proves_it():
+    ids = list(range(100, 60, -1))  # 40 pictures, newest first; an earlier walk stored 100..71
+    saved = {"top": [100, 99, 98, 97, 96], "count": 30, "last": 71}
+    seen, asked = await _resumed_walk(ids, saved)
+    assert asked == [1, 28, 33, 38] and seen == list(range(100, 95, -1)) + list(range(70, 60, -1))
+
+    fewer = [i for i in ids if i not in (90, 89, 88)]  # 3 deleted since: the landing misses 71
+    seen, asked = await _resumed_walk(fewer, saved)
+    assert asked[:3] == [1, 28, 6] and set(fewer) <= set(seen)  # back to page 2, page by page
+
+    short = ids[:5] + ids[-15:]  # most of the stored ones deleted: the landing is past the end
+    seen, asked = await _resumed_walk(short, saved)
+    assert asked[:3] == [1, 28, 6] and set(short) <= set(seen)
+
+    seen, asked = await _resumed_walk(ids, {"top": "garbage"})  # unusable state: a plain walk
+    assert seen == ids and asked == [1, 6, 11, 16, 21, 26, 31, 36]

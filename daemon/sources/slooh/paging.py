@@ -26,8 +26,13 @@ def parse_count(value: Any) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-async def walk_pages(fetch: Fetch[T], page_size: int, max_pages: int = 100_000) -> AsyncIterator[list[T]]:
+async def walk_pages(fetch: Fetch[T], page_size: int, max_pages: int = 100_000,
+                     reposition: Callable[[int, bool], int | None] | None = None) -> AsyncIterator[list[T]]:
     """Yield each non-empty page of ``fetch(first, max)``; see the module docstring.
+
+    ``reposition(next_first, ended)``, when given, is asked after each page (an empty one
+    included) where to go on: None follows the rule above (stop when ``ended``), a position
+    continues from there (a caller may skip a range it knows is stored, or go back).
 
     Raises:
         ValueError: a non-positive page size, or more than ``max_pages`` pages (a server
@@ -38,11 +43,16 @@ async def walk_pages(fetch: Fetch[T], page_size: int, max_pages: int = 100_000) 
     first = 1
     for _ in range(max_pages):
         items, total = await fetch(first, page_size)
-        if not items:
-            return
-        yield items
-        first += len(items)
-        count = parse_count(total)
-        if count is not None and first > count:
+        if items:
+            yield items
+            first += len(items)
+            count = parse_count(total)
+            ended = count is not None and first > count
+        else:
+            ended = True
+        moved = reposition(first, ended) if reposition is not None else None
+        if moved is not None:
+            first = max(1, moved)
+        elif ended:
             return
     raise ValueError(f"more than {max_pages} pages: the list does not end")

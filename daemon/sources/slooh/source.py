@@ -12,9 +12,10 @@ key)`` is the download tracker). Incremental runs stop at the page holding a *ma
 of the top page of the last walk that completed (reached its mark or the end of the list).
 The mark is saved only when a walk completes, i.e. once every page between the old mark and
 the top is stored; a run that fails or is interrupted keeps its pages and its old mark, so
-the next run walks down to the old mark again and leaves no hole. While a missions walk is
-unfinished, the missions whose FITS lists were stored are saved after each page, so a
-resumed walk does not ask for those lists again (one call per mission on the real site). New pictures arriving
+the next run walks down to the old mark again and leaves no hole. While a walk is unfinished,
+how far it got is saved after each stored page: a resumed photo-roll walk skips what was
+stored with one verified jump (:class:`~daemon.sources.slooh.walk.Resume`), and a resumed
+missions walk does not ask again for the FITS lists it stored (one call per mission). New pictures arriving
 mid-walk shift positions down; items are de-duplicated by key, so nothing is skipped.
 ``harvestd backfill`` walks everything (optionally only a date window) and moves no mark.
 """
@@ -36,11 +37,13 @@ from daemon.sources.slooh.api import Page, SloohApi, is_true
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.paging import parse_count, walk_pages
 from daemon.sources.slooh.records import fits_item, picture_item
+from daemon.sources.slooh.walk import Resume, Walk, record_ids
 from daemon.store.models import NewItem
 
 log = structlog.get_logger("daemon.sources.slooh")
 FILE_HOSTS = ("https://polaris.slooh.com/", "https://polaris2.slooh.com/")  # FITS, PNG (§8)
 PICTURES_MARK = "pictures_mark"
+PICTURES_WALK = "pictures_walk"  # of an unfinished walk: how far it got (walk.Resume)
 MISSIONS_MARK = "missions_mark"
 MISSIONS_LISTED = "missions_listed"  # of an unfinished walk: missions whose FITS are stored
 
@@ -61,41 +64,6 @@ def parse_window(since: str | None, until: str | None) -> tuple[date, date] | No
     if end < start:
         raise ValueError(f"--until {until} is before --since {since}")
     return start, end
-
-
-class _Walk:
-    """One newest-first list walked for a run: stop at the mark, remember the new top."""
-
-    def __init__(self, mark: list[int] | None, full: bool) -> None:
-        self.mark = set(mark or ())
-        self.full = full
-        self.top: list[int] | None = None
-        self.reached = False
-        self.totals: list[int] = []  # the list's total as each page reported it
-
-    def note_total(self, total: int | None) -> None:
-        if total is not None:
-            self.totals.append(total)
-
-    @property
-    def shrank(self) -> bool:
-        """The list lost items during the walk (a deletion shifts later items up a position,
-        so one may have been stepped over): the mark must not move past it."""
-        return any(later < earlier for earlier, later in zip(self.totals, self.totals[1:], strict=False))
-
-    def new_part(self, page: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
-        """The records of ``page`` above the mark (all of them when walking in full); notes
-        the first page's ids as the new top and whether the mark was reached."""
-        ids = [parse_count(r.get(id_key)) for r in page]
-        if self.top is None:
-            self.top = [i for i in ids if i]
-        if self.full:
-            return page
-        for n, record_id in enumerate(ids):
-            if record_id in self.mark:  # newest first: what follows was covered by the last walk
-                self.reached = True
-                return page[:n]
-        return page
 
 
 @register
@@ -150,38 +118,44 @@ class SloohSource(Source):
         api = self._api(http)
         # the first call logs in (so an empty first page right after it is not taken for an expiry)
         if "png" in self.config.formats:
-            async for found in self._pictures(api, _Walk(self.state.get(PICTURES_MARK), full), window):
+            async for found in self._pictures(api, Walk(self.state.get(PICTURES_MARK), full), window):
                 yield found
         if "fits" in self.config.formats:
-            async for found in self._fits(api, _Walk(self.state.get(MISSIONS_MARK), full), window):
+            async for found in self._fits(api, Walk(self.state.get(MISSIONS_MARK), full), window):
                 yield found
 
-    async def _pages(self, fetch: Callable[[int, int], Awaitable[Page]], walk: _Walk,
-                     ) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _pages(self, fetch: Callable[[int, int], Awaitable[Page]], walk: Walk,
+                     resume: Resume | None = None) -> AsyncIterator[list[dict[str, Any]]]:
         async def one(first: int, count: int) -> tuple[list[dict[str, Any]], Any]:
             page = await fetch(first, count)
-            walk.note_total(page.total)
+            walk.note_page(first, page.total)
             return page.items, page.total
 
-        async for items in walk_pages(one, self.config.page_size):
+        reposition = resume.reposition if resume is not None else None
+        async for items in walk_pages(one, self.config.page_size, reposition=reposition):
             yield items
 
-    def _mark_may_move(self, walk: _Walk, listing: str) -> bool:
+    def _mark_may_move(self, walk: Walk, listing: str) -> bool:
         if walk.shrank:
             log.warning("slooh_list_shrank_mark_kept", source=self.name, listing=listing,
                         totals=walk.totals, detail="the next run walks down to the old mark again")
         return not walk.shrank
 
-    async def _pictures(self, api: SloohApi, walk: _Walk, window: tuple[date, date] | None,
+    async def _pictures(self, api: SloohApi, walk: Walk, window: tuple[date, date] | None,
                         ) -> AsyncIterator[Found]:
         cfg = self.config
+        incremental = window is None and not walk.full
+        resume = Resume(self.state.get(PICTURES_WALK) if incremental else None, cfg.page_size)
         seen: set[str] = set()
         pages = skipped = 0
         processors = tuple(cfg.processors)
-        async for page in self._pages(api.pictures, walk):
+        async for page in self._pages(api.pictures, walk, resume):
+            records = resume.look(page, walk.page_first)
+            if records is None:  # a resume landing that failed verification: back, page by page
+                continue
             pages += 1
             older = False
-            for picture in walk.new_part(page, "imageId"):
+            for picture in walk.new_part(records, "imageId"):
                 taken = picture_time(picture)
                 if window and taken and not window[0] <= taken.date() <= window[1]:
                     older = older or taken.date() < window[0]
@@ -192,16 +166,27 @@ class SloohSource(Source):
                 elif item.key not in seen:
                     seen.add(item.key)
                     yield self._found(api.http, item)
-            yield Checkpoint()  # this page is stored before the next is asked for
+            # this page is stored before the next is asked for; then, while the walk is unfinished,
+            # how far it got (so an interrupted walk can be resumed: see walk.Resume)
+            yield Checkpoint({PICTURES_WALK: self._progress(walk, page)} if incremental else None)
             if walk.reached or older:  # newest first: the rest is older still
                 break
         if skipped:
             log.warning("slooh_pictures_without_url", source=self.name, skipped=skipped)
-        log.info("slooh_pictures_listed", source=self.name, pages=pages, pictures=len(seen))
+        log.info("slooh_pictures_listed", source=self.name, pages=pages, pictures=len(seen),
+                 resumed_over=resume.skipped)
         if window is None and walk.top and self._mark_may_move(walk, "pictures"):
-            yield Checkpoint({PICTURES_MARK: walk.top})
+            yield Checkpoint({PICTURES_MARK: walk.top, PICTURES_WALK: None})
 
-    async def _fits(self, api: SloohApi, walk: _Walk, window: tuple[date, date] | None,
+    @staticmethod
+    def _progress(walk: Walk, page: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """How far an unfinished photo-roll walk got (None once the list shrank: no resume)."""
+        ids = [i for i in record_ids(page, "imageId") if i]
+        if walk.shrank or not ids or not walk.top:
+            return None
+        return {"top": walk.top, "count": walk.page_first + len(page) - 1, "last": ids[-1]}
+
+    async def _fits(self, api: SloohApi, walk: Walk, window: tuple[date, date] | None,
                     ) -> AsyncIterator[Found]:
         cfg = self.config
         incremental = window is None and not walk.full
