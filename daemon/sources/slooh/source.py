@@ -15,8 +15,9 @@ the top is stored; a run that fails or is interrupted keeps its pages and its ol
 the next run walks down to the old mark again and leaves no hole. While a walk is unfinished,
 how far it got is saved after each stored page: a resumed photo-roll walk skips what was
 stored with one verified jump (:class:`~daemon.sources.slooh.walk.Resume`), and a resumed
-missions walk does not ask again for the FITS lists it stored (one call per mission). New pictures arriving
-mid-walk shift positions down; items are de-duplicated by key, so nothing is skipped.
+missions walk does not ask again for the FITS lists it stored (one call per mission). New
+pictures arriving mid-walk shift positions down; items are de-duplicated by key, so nothing
+is skipped; a list that shrinks mid-walk keeps the mark (see :class:`Walk`).
 ``harvestd backfill`` walks everything (optionally only a date window) and moves no mark.
 """
 
