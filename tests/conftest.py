@@ -42,6 +42,23 @@ async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
         yield site, base
 
 
+def fast_config_head(backend: str = "builtin", downloads: str = "") -> str:
+    """The top of a test config: data and library under the config's folder, quick polling,
+    quick retries (``downloads``: more ``[downloads]`` lines). A source table follows."""
+    return f"""
+data_dir = "data"
+[library]
+root = "library"
+[downloads]
+backend = "{backend}"
+poll_interval_s = 0.1
+{downloads}
+[http]
+backoff_initial_s = 0.01
+backoff_max_s = 0.05
+"""
+
+
 def skycam_config_text(base_url: str, backend: str = "builtin", **source_overrides: object) -> str:
     """A config.toml for the imitation: fast retries, data under the config's folder.
 

@@ -12,25 +12,15 @@ from daemon.harvest import harvest_window
 from daemon.resources import open_resources
 from daemon.sources import build_source
 from daemon.store import RunCounts, Store
+from tests.conftest import fast_config_head
 
 USER, PASSWORD = "stargazer@example.org", "hunter2-correct-horse"
 
 
 def slooh_config(tmp_path: Path, base_url: str, extra: str = "", backend: str = "builtin",
-                 password: str = PASSWORD, downloads: str = "") -> Config:
+                 password: str = PASSWORD) -> Config:
     path = tmp_path / "config.toml"
-    path.write_text(f"""
-data_dir = "data"
-[library]
-root = "library"
-[downloads]
-backend = "{backend}"
-poll_interval_s = 0.1
-retry_backoff_s = 0.05
-{downloads}
-[http]
-backoff_initial_s = 0.01
-backoff_max_s = 0.05
+    path.write_text(fast_config_head(backend, "retry_backoff_s = 0.05") + f"""
 [sources.slooh]
 kind = "slooh"
 username = "${{SLOOH_USERNAME}}"

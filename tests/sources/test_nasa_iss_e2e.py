@@ -13,7 +13,7 @@ import structlog
 from daemon.backfill import BackfillError, collect_specs, run_backfill
 from daemon.config import Config, load_config
 from daemon.sources.nasa_iss.api import ApiError
-from tests.conftest import serve_app
+from tests.conftest import fast_config_head, serve_app
 from tests.downloads.aria2_harness import require_aria2c
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
 from tests.procs import cli_runner
@@ -30,16 +30,7 @@ async def eol() -> AsyncIterator[tuple[EolSite, str]]:
 
 def iss_config(tmp_path: Path, base_url: str, extra: str = "", backend: str = "builtin") -> Config:
     path = tmp_path / "config.toml"
-    path.write_text(f"""
-data_dir = "data"
-[library]
-root = "library"
-[downloads]
-backend = "{backend}"
-poll_interval_s = 0.1
-[http]
-backoff_initial_s = 0.01
-backoff_max_s = 0.05
+    path.write_text(fast_config_head(backend) + f"""
 [sources.iss]
 kind = "nasa_iss"
 api_key = "${{NASA_EOL_API_KEY}}"
