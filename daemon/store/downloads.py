@@ -167,6 +167,7 @@ class DownloadQueries(StoreBase):
                 (source, key, captured_at, json.dumps(metadata, sort_keys=True), json.dumps(list(processors)),
                  path, size_bytes, sha256, now, now),
             )
+            assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
             item_id = int(cur.lastrowid)
             await db.execute(
                 "INSERT INTO results (item_id, processor, created_at, updated_at)"

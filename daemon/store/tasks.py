@@ -30,6 +30,7 @@ class TaskQueries(StoreBase):
                 "INSERT INTO tasks (kind, params, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 (kind, json.dumps(params, sort_keys=True), now, now),
             )
+            assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
             return int(cur.lastrowid)
 
     async def get_task(self, task_id: int, with_follow: bool = False) -> dict[str, Any] | None:
