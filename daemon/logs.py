@@ -5,7 +5,8 @@ Formats: ``journal`` (a ``<N>`` syslog-priority prefix, sd-daemon.h, then logfmt
 per line, also ``<N>``-prefixed under journald), ``logfmt`` and ``console`` (coloured, for
 a terminal). ``auto`` picks journal when stderr *is* the journal stream (``$JOURNAL_STREAM``
 matches stderr's device:inode, systemd.exec(5)), console on a TTY, logfmt otherwise.
-Tracebacks are rendered inside the one line (``\\n`` escaped): one event, one record.
+Tracebacks are rendered inside the one line (``\\n`` escaped): one event, one record; in
+every format they are plain text without local variables, and pass the secret redaction.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def resolve_format(fmt: LogFormat) -> LogFormat:
 def _renderer(fmt: LogFormat) -> Processor:
     journal = stderr_is_journal()
     if fmt == "console":
-        return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                             exception_formatter=structlog.dev.plain_traceback)
     if fmt == "json":
         json_renderer = structlog.processors.JSONRenderer(sort_keys=False)
         return _PriorityPrefix(json_renderer) if journal else json_renderer
@@ -116,7 +118,9 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat
         structlog.processors.add_log_level,
         timestamper,
     ]
-    exc: list[Processor] = [] if fmt == "console" else [structlog.processors.format_exc_info]
+    # tracebacks become text *before* redaction, in every format: a renderer that formats
+    # them itself (rich, with local variables) would print secrets after the redaction step
+    exc: list[Processor] = [structlog.processors.format_exc_info]
     renderer = _renderer(fmt)
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *exc, redact_secrets, renderer],

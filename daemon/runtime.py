@@ -245,39 +245,50 @@ class Daemon:
     async def _run(self, cfg: Config) -> int:
         async with open_resources(cfg, "daemon") as res:
             self.res = res
+            self.task_runner = TaskRunner(res.store, res.http, lambda: self.sources, self._wake_components)
+            # everything that can fail at start (the listener's address) before any component
+            # runs: a failed start is one startup_failed line, never a component dying mid-teardown
+            api = await self._start_api(cfg, res)
             components = asyncio.Event()  # set → downloader and worker stop claiming
             tasks = [
                 asyncio.create_task(self._supervise("downloader", res.downloader.run(components))),
                 asyncio.create_task(self._supervise("worker", res.worker.run(components))),
             ]
-            self.task_runner = TaskRunner(res.store, res.http, lambda: self.sources, self._wake_components)
-            api = await self._start_api(cfg, res)
-            side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
-                    asyncio.create_task(self._sample_loop_lag()),
-                    asyncio.create_task(self.task_runner.run(self.stop))]
-            self.jobs.start()
-            self.jobs.sync(cfg, first=True)
-            log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),
-                     library=str(cfg.library.root), sources=sorted(self.sources),
-                     pid=os.getpid(), next_runs=self.jobs.next_runs())
-            notify.ready(self._status_line())
-            await self.stop.wait()
-            notify.stopping()
-            log.info("daemon_stopping")
-            if api is not None:
-                await api.cleanup()
-            await self._stop_jobs()
-            components.set()
-            _done, pending = await asyncio.wait(tasks, timeout=self.cfg.daemon.shutdown_timeout_s)
-            for task in pending:
-                log.warning("component_stop_timeout", task=task.get_name())
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            self.jobs.shutdown()
-            for task in side:
-                task.cancel()
-            await asyncio.gather(*side, return_exceptions=True)
+            side: list[asyncio.Task[Any]] = []
+            try:
+                side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
+                        asyncio.create_task(self._sample_loop_lag()),
+                        asyncio.create_task(self.task_runner.run(self.stop))]
+                self.jobs.start()
+                self.jobs.sync(cfg, first=True)
+                log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),
+                         library=str(cfg.library.root), sources=sorted(self.sources),
+                         pid=os.getpid(), next_runs=self.jobs.next_runs())
+                notify.ready(self._status_line())
+                await self.stop.wait()
+                notify.stopping()
+                log.info("daemon_stopping")
+            finally:  # components stop before the store closes, whatever ended the run
+                await self._shut_down(api, components, tasks, side)
             busy = await res.store.busy_counts()
         log.info("daemon_stopped", left_downloading=busy["downloading"],
                  left_processing=busy["processing"], exit_status=self.exit_status)
         return self.exit_status
+
+    async def _shut_down(self, api: web.AppRunner | None, components: asyncio.Event,
+                         tasks: list[asyncio.Task[Any]], side: list[asyncio.Task[Any]]) -> None:
+        """Stop in order: API, scheduled runs, claiming (in-flight work finishes within
+        ``shutdown_timeout_s``, then is cancelled), the side tasks."""
+        if api is not None:
+            await api.cleanup()
+        await self._stop_jobs()
+        components.set()
+        _done, pending = await asyncio.wait(tasks, timeout=self.cfg.daemon.shutdown_timeout_s)
+        for task in pending:
+            log.warning("component_stop_timeout", task=task.get_name())
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self.jobs.shutdown()
+        for task in side:
+            task.cancel()
+        await asyncio.gather(*side, return_exceptions=True)
