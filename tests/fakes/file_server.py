@@ -7,7 +7,8 @@
   ``corrupt[name] = n`` → the next n GETs serve the file with one byte flipped;
   ``send_digest`` → every answer carries ``Digest: MD5=<base64>`` of the true bytes; unknown
   names → 404; ``rate_bps`` throttles every response (to catch a download mid-way);
-  ``HEAD`` works as a real server's does.
+  ``HEAD`` works as a real server's does; ``content_types[name]`` overrides the
+  ``Content-Type`` (a hostile host answering ``application/metalink4+xml``).
 - Server-side counts: ``requests[name]``, ``bytes_sent[name]`` (bytes handed to the socket:
   a client that closes an open-ended range early makes this over-count by the socket
   buffers) and ``ranges[name]``, the Range header of every GET in order ("" for none), so
@@ -58,6 +59,7 @@ class FileSite:
         self.mtime = 1_700_000_000.0
         self.send_digest = False  # add ``Digest: MD5=<base64>`` (RFC 3230) to every answer
         self.corrupt: dict[str, int] = {}  # name → the next n GETs serve damaged bytes (same size)
+        self.content_types: dict[str, str] = {}  # name → Content-Type (default octet-stream)
 
     def add(self, name: str, size_bytes: int) -> bytes:
         """Serve ``size_bytes`` deterministic bytes at ``/files/<name>``; returns them."""
@@ -108,7 +110,7 @@ class FileSite:
                 status = 206
         headers = {
             "Accept-Ranges": "bytes",
-            "Content-Type": "application/octet-stream",
+            "Content-Type": self.content_types.get(name, "application/octet-stream"),
             "Last-Modified": formatdate(self.mtime, usegmt=True),
             "Content-Length": str(end - start + 1),
         }

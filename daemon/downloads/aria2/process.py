@@ -90,7 +90,9 @@ def aria2_options(settings: Aria2Settings, *, port: int, secret: str, session: P
         "download-result": "hide",
         "enable-dht": "false",
         "bt-enable-lpd": "false",
+        # a host must not choose what aria2c fetches next, nor where it writes (issue 11)
         "follow-torrent": "false",
+        "follow-metalink": "false",
     }
 
 
