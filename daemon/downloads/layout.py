@@ -4,7 +4,8 @@ A template such as ``{source}/{t:%Y}/{t:%m}/{t:%d}/{filename}`` is a Python form
 the ``/`` written in the template separate folders, while every *field value* is
 sanitised into a single safe path component (no separators, no ``..``, no control
 characters, at most :data:`MAX_COMPONENT_BYTES` bytes of UTF-8), so a hostile remote name
-can never escape the library root.
+can never escape the library root; every rendered component is capped to the same size
+(file systems refuse names over 255 bytes: ``ENAMETOOLONG``).
 """
 
 from __future__ import annotations
@@ -30,14 +31,19 @@ def sanitize_component(value: str, fallback: str = "_") -> str:
     text = _UNSAFE.sub("_", text).strip(" .")
     if not text or set(text) <= {"."}:
         return fallback
-    if len(text.encode()) > MAX_COMPONENT_BYTES:
-        stem, dot, ext = text.rpartition(".")
-        if not (dot and 0 < len(ext) <= 10):
-            stem, ext = text, ""
-        suffix = f".{ext}" if ext else ""
-        budget = MAX_COMPONENT_BYTES - len(suffix.encode())
-        text = stem.encode()[:budget].decode(errors="ignore") + suffix
-    return text
+    return cap_component(text)
+
+
+def cap_component(text: str) -> str:
+    """``text`` cut to :data:`MAX_COMPONENT_BYTES` bytes of UTF-8, keeping a short extension."""
+    if len(text.encode()) <= MAX_COMPONENT_BYTES:
+        return text
+    stem, dot, ext = text.rpartition(".")
+    if not (dot and 0 < len(ext) <= 10):
+        stem, ext = text, ""
+    suffix = f".{ext}" if ext else ""
+    budget = MAX_COMPONENT_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode(errors="ignore") + suffix
 
 
 class _SafeFormatter(string.Formatter):
@@ -58,7 +64,8 @@ def render_layout(template: str, fields: Mapping[str, Any]) -> str:
     parts = [p for p in PurePosixPath(rendered).parts if p not in ("", ".")]
     if not parts or rendered.startswith("/") or ".." in parts:
         raise LayoutError(f"layout {template!r} renders to an unsafe path {rendered!r}")
-    return "/".join(parts)
+    # fields joined in one component ({telescope}_{filename}) are capped as a whole too
+    return "/".join(cap_component(p) for p in parts)
 
 
 def resolve_in_root(root: Path, relative: str) -> Path:
