@@ -59,6 +59,8 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
             if owner_is_dead(owner):
                 released = await store.release_owner(owner)
                 log.warning("leases_of_dead_process_released", owner=owner, count=released)
+        if closed := await store.close_orphan_runs(owner_is_dead):
+            log.warning("runs_of_dead_process_closed", count=closed, status="interrupted")
         http = await stack.enter_async_context(HttpClient(cfg.http))
         for name, source_cfg in cfg.sources.items():  # downloads of any run get each host's pace
             build_source(name, source_cfg).suggest_limits(http)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 
 import aiosqlite
 
+from daemon.aio import lease_owner
 from daemon.store.base import _Tx
 from daemon.store.downloads import DownloadQueries
 from daemon.store.models import (
@@ -299,11 +300,11 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
 
     # ---------------------------------------------------------------- runs & reports
     async def start_run(self, source: str, trigger: str) -> int:
-        """Open a ``runs`` row; returns its id."""
+        """Open a ``runs`` row owned by this process (``host:pid:run``); returns its id."""
         async with self._tx() as db:
             cur = await db.execute(
-                "INSERT INTO runs (source, trigger, started_at) VALUES (?, ?, ?)",
-                (source, trigger, utc_now_iso()),
+                "INSERT INTO runs (source, trigger, started_at, owner) VALUES (?, ?, ?, ?)",
+                (source, trigger, utc_now_iso(), lease_owner("run")),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -317,6 +318,23 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
                 (utc_now_iso(), status, counts.total, counts.new, counts.duplicates,
                  counts.failed, error, run_id),
             )
+
+    async def close_orphan_runs(self, is_dead: Callable[[str], bool]) -> int:
+        """Close as ``interrupted`` every ``running`` run whose owner ``is_dead`` (a killed
+        daemon or backfill). Returns how many were closed."""
+        rows = await self._read(
+            "SELECT DISTINCT owner FROM runs WHERE status = 'running' AND owner IS NOT NULL")
+        dead = [r["owner"] for r in rows if is_dead(r["owner"])]
+        if not dead:
+            return 0
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?,"
+                " error = 'its process was killed or crashed before the run ended'"
+                " WHERE status = 'running' AND owner IN (SELECT value FROM json_each(?))",
+                (utc_now_iso(), json.dumps(dead)),
+            )
+            return int(cur.rowcount)
 
     async def status_counts(self) -> dict[str, list[dict[str, Any]]]:
         """Counts per (source, status) of items and per (processor, status) of results."""

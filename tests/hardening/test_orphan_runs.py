@@ -1,0 +1,41 @@
+"""Issue 11 item 8: a run whose process was killed is closed as ``interrupted``, never left ``running``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+
+from daemon.resources import open_resources
+from daemon.store import RunCounts, Store
+
+
+async def test_killed_process_runs_are_closed_as_interrupted_at_the_next_start(write_config, tmp_path):
+    _, cfg = write_config("http://127.0.0.1:9/")
+    async with Store.open(cfg.db_path) as store:
+        mine = await store.start_run("sky", "schedule")  # this process: alive
+    # a run opened by another process that then died (SIGKILL: no finish_run)
+    code = ("import asyncio, sys\n"
+            "from daemon.store import Store\n"
+            "async def main():\n"
+            "    async with Store.open(__import__('pathlib').Path(sys.argv[1])) as store:\n"
+            "        print(await store.start_run('sky', 'backfill'), flush=True)\n"
+            "        await asyncio.sleep(60)\n"
+            "asyncio.run(main())\n")
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", code, str(cfg.db_path),
+                                                 stdout=asyncio.subprocess.PIPE)
+    assert child.stdout is not None
+    dead = int(await child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    await child.wait()
+
+    async with open_resources(cfg, "daemon") as res:
+        rows = {r["id"]: r for r in await res.store.last_runs(10)}
+        assert rows[dead]["status"] == "interrupted" and rows[dead]["finished_at"]
+        assert "killed" in rows[dead]["error"] or "gone" in rows[dead]["error"]
+        assert rows[mine]["status"] == "running"  # its process (this one) is alive
+        await res.store.finish_run(mine, RunCounts(), "ok")
+    raw = sqlite3.connect(cfg.db_path)
+    assert raw.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+    raw.close()
