@@ -152,6 +152,9 @@ class WorkerSettings(_Model):
     lease_s: float = Field(120.0, gt=0)
     max_attempts: int = Field(3, ge=1)
     batch: int = Field(8, ge=1, le=256)
+    # width × height refused before decoding (uploads 413, downloads and results failed
+    # "corrupt"): a decompression bomb must not take the process past the unit's MemoryMax
+    max_image_pixels: int = Field(64_000_000, ge=10_000, le=1_000_000_000)
 
 
 class SkyMask(_Model):

@@ -34,11 +34,17 @@ def is_loopback(host: str) -> bool:
 
 class ApiSettings(_Model):
     """``enabled``, ``listen`` (HOST:PORT) and ``token``: with a token, every write needs
-    ``Authorization: Bearer <token>``; listening beyond loopback without one is refused."""
+    ``Authorization: Bearer <token>``; listening beyond loopback without one is refused.
+
+    ``allowed_hosts``: host names (no port) clients use to reach the API beyond the listen
+    address, ``localhost``, ``127.0.0.1`` and ``::1``; any other ``Host`` header is refused
+    (DNS rebinding). ``["*"]`` turns the check off (behind a reverse proxy that checks it).
+    """
 
     enabled: bool = True
     listen: str = "127.0.0.1:8750"
     token: str | None = Field(None, min_length=16)
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:
@@ -53,9 +59,12 @@ class UploadSettings(_Model):
     """``[uploads]``: images posted to ``/api/uploads``.
 
     ``layout`` fields: ``{t:STRFTIME}`` (upload time, UTC), ``{filename}`` (sanitised, with
-    the extension of the detected type), ``{id}`` (a short random id).
+    the extension of the detected type), ``{id}`` (a short random id). ``max_concurrent``
+    uploads are received at once (503 beyond); each must arrive within ``timeout_s`` (408).
     """
 
     max_bytes: int = Field(256 << 20, ge=1 << 10)
+    max_concurrent: int = Field(4, ge=1, le=64)
+    timeout_s: float = Field(600.0, gt=0)
     processors: list[str] = Field(default_factory=lambda: ["vegetation"])
     layout: str = "uploads/{t:%Y}/{t:%m}/{t:%d}/{id}-{filename}"

@@ -2,24 +2,93 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
+import tifffile
 from PIL import Image, UnidentifiedImageError
 
-Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs beyond ~200 MP
+DEFAULT_MAX_PIXELS = 64_000_000  # a 61 MP camera frame fits; see set_max_pixels
+_max_pixels = DEFAULT_MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # Pillow refuses above twice this…
+# … and warns above it: the budget is enforced here, on the header, before every decode
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 
 
 class CorruptImage(ValueError):
     """The file is not a complete, decodable image (truncated, garbage, unknown format)."""
 
 
+class ImageTooLarge(CorruptImage):
+    """The image has more pixels than the budget (a decompression bomb, or simply too big to
+    decode within the daemon's memory): refused before decoding."""
+
+
+def set_max_pixels(max_pixels: int) -> None:
+    """The process-wide pixel budget (``[worker] max_image_pixels``): every decode here checks
+    the header's width × height against it first (Pillow's own limit follows it)."""
+    global _max_pixels
+    _max_pixels = max_pixels
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def max_pixels() -> int:
+    """The current pixel budget (width × height)."""
+    return _max_pixels
+
+
+def header_size(path: Path) -> tuple[int, int]:
+    """(W, H) in pixels from the file's header only (no pixel data decoded): Pillow for JPEG,
+    PNG…, tifffile's first series for TIFF.
+
+    Raises:
+        CorruptImage: the header cannot be read.
+    """
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES or _is_tiff(path):
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                dims = dict(zip(series.axes, series.shape, strict=True))
+                return int(dims.get("X", 1)), int(dims.get("Y", 1))
+        with Image.open(path) as img:
+            return img.size
+    except Image.DecompressionBombError as exc:  # over twice Pillow's limit: refused on open
+        raise ImageTooLarge(f"{path.name}: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, IndexError,
+            tifffile.TiffFileError) as exc:
+        raise CorruptImage(f"cannot read {path.name}: not a decodable image: {exc}") from None
+
+
+def _is_tiff(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def check_pixels(path: Path, budget: int | None = None) -> tuple[int, int]:
+    """(W, H) of ``path`` when within ``budget`` pixels (default: :func:`max_pixels`).
+
+    Raises:
+        ImageTooLarge: W × H exceeds the budget.
+        CorruptImage: the header cannot be read.
+    """
+    width, height = header_size(path)
+    limit = budget if budget is not None else _max_pixels
+    if width * height > limit:
+        raise ImageTooLarge(f"{path.name}: {width}×{height} = {width * height / 1e6:.1f} million pixels, "
+                            f"over the budget of {limit / 1e6:.1f} million pixels ([worker] max_image_pixels)")
+    return width, height
+
+
 def verify_image(path: Path) -> tuple[int, int]:
     """Fully decode ``path`` (at 1/8 scale for JPEG: every scan is still read), return (W, H).
 
     Raises:
+        ImageTooLarge: over the pixel budget (checked on the header, before decoding).
         CorruptImage: truncated or undecodable data.
     """
+    check_pixels(path)
     try:
         with Image.open(path) as img:
             size = img.size
@@ -60,12 +129,41 @@ def verify_file(path: Path) -> None:
     """:func:`verify_fits` for FITS names, :func:`verify_image` otherwise.
 
     Raises:
+        ImageTooLarge: over the pixel budget.
         CorruptImage: the file is truncated or undecodable.
     """
     if path.suffix.lower() in FITS_SUFFIXES:
         verify_fits(path)
     else:
         verify_image(path)
+
+
+def verify_upload(path: Path) -> tuple[int, int]:
+    """An uploaded image: :func:`verify_tiff` for TIFF content (multi-band, 16-bit: what the
+    vegetation processor reads, beyond Pillow), :func:`verify_image` otherwise; (W, H).
+
+    Raises:
+        ImageTooLarge: over the pixel budget.
+        CorruptImage: truncated or undecodable.
+    """
+    return verify_tiff(path) if _is_tiff(path) else verify_image(path)
+
+
+def verify_tiff(path: Path) -> tuple[int, int]:
+    """Decode the first series of a TIFF (any band count and sample type) within the pixel
+    budget; returns (W, H).
+
+    Raises:
+        ImageTooLarge: over the pixel budget (checked on the header, before decoding).
+        CorruptImage: truncated or undecodable data.
+    """
+    size = check_pixels(path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tif.series[0].asarray()
+    except (OSError, ValueError, IndexError, tifffile.TiffFileError) as exc:
+        raise CorruptImage(f"not a decodable TIFF: {exc}") from None
+    return size
 
 
 def load_rgb(path: Path, max_side_px: int) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -76,8 +174,10 @@ def load_rgb(path: Path, max_side_px: int) -> tuple[np.ndarray, float, tuple[int
     factor (decoded width / original width) and the original (W, H) in pixels.
 
     Raises:
+        ImageTooLarge: over the pixel budget (checked on the header, before decoding).
         CorruptImage: truncated or undecodable data.
     """
+    check_pixels(path)
     try:
         with Image.open(path) as img:
             full = img.size

@@ -19,6 +19,7 @@ from daemon.config import Config
 from daemon.downloads.base import Downloader
 from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
+from daemon.images import set_max_pixels
 from daemon.sources import build_source
 from daemon.store import Store
 from daemon.worker import Worker
@@ -48,6 +49,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         sqlite3.Error, OSError: the database or data folder cannot be opened.
         Aria2Missing: ``downloads.backend = "aria2"`` without an aria2c binary.
     """
+    set_max_pixels(cfg.worker.max_image_pixels)
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(cfg.data_dir.mkdir, parents=True, exist_ok=True)
         if not cfg.library.require_mount:  # a mount point is never created: it would be local disk

@@ -31,6 +31,7 @@ from daemon.downloads.aria2.process import Aria2Missing
 from daemon.downloads.base import duplicate_policies
 from daemon.harvest import harvest_window
 from daemon.http import HttpError
+from daemon.images import set_max_pixels
 from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
@@ -155,6 +156,7 @@ class Daemon:
         res.downloader.guard.settings = new.library
         res.worker.settings = new.worker.model_copy(update={"threads": old.worker.threads})
         res.worker.library_root = new.library.root
+        set_max_pixels(new.worker.max_image_pixels)
         if processors is not None:
             res.processors.clear()
             res.processors.update(processors)

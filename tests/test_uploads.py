@@ -77,7 +77,7 @@ async def test_a_multiband_tiff_upload_is_processed_to_ndvi(aiohttp_client, reso
     assert resp.status == 202 and body["status"] == "uploaded", body
     assert body["path"].startswith("uploads/") and body["path"].endswith("-field 7.tif")
     item = await processed(client, body["id"])
-    assert item["captured_at"] == "2025-06-01T10:00:00Z" and item["metadata"]["lat"] == -31.4
+    assert item["captured_at"] == "2025-06-01T10:00:00Z" and item["metadata"]["user"]["lat"] == -31.4
     [result] = item["results"]
     assert result["status"] == "completed" and result["processor"] == "vegetation"
     assert abs(result["output"]["ndvi"]["mean"] - 0.4700) <= 0.0005

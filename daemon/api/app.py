@@ -1,6 +1,7 @@
 """The HTTP API (aiohttp.web on the daemon's event loop): health, queue status, metrics.
 
-Errors are JSON ``{"error": "…"}`` with their status code (never a traceback page). With
+Errors are JSON ``{"error": "…"}`` with their status code (never a traceback page). Every
+request passes :mod:`daemon.api.guard` (Host allow-list, no cross-site writes). With
 ``[api] token`` set, every request that is not a GET/HEAD needs ``Authorization: Bearer
 <token>`` (compared in constant time).
 """
@@ -16,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
+from daemon.api.guard import guard_middleware
 from daemon.api.health import HealthSources, collect_health
 from daemon.api.tasks import TaskSources, get_task, list_tasks, post_task
 from daemon.api.uploads import UploadSources, get_item, post_upload
@@ -47,7 +49,8 @@ async def bearer_for_writes(request: web.Request, handler: Handler) -> web.Strea
     token = request.app[SETTINGS].token
     if token and request.method not in ("GET", "HEAD", "OPTIONS"):
         given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        # a header that is not UTF-8 arrives with surrogate escapes: compare it as bytes anyway
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
             return web.json_response({"error": "missing or wrong bearer token"}, status=401,
                                      headers={"WWW-Authenticate": "Bearer"})
     return await handler(request)
@@ -87,7 +90,8 @@ async def get_metrics(request: web.Request) -> web.Response:
 def build_app(health: HealthSources, settings: ApiSettings, uploads: UploadSources | None = None,
               tasks: TaskSources | None = None) -> web.Application:
     """The API application (routes under ``/api``; uploads and tasks when given)."""
-    app = web.Application(middlewares=[json_errors, bearer_for_writes], client_max_size=1 << 20)
+    app = web.Application(middlewares=[json_errors, guard_middleware(settings), bearer_for_writes],
+                          client_max_size=1 << 20)
     app[HEALTH] = health
     app[SETTINGS] = settings
     app.router.add_get("/api/health", get_health)

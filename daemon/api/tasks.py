@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from daemon.api.params import path_id
+from daemon.api.params import MAX_ID, path_id, query_int, read_json
 from daemon.sources import Source
 from daemon.store import Store
 from daemon.tasks import TaskError, TaskRunner, check_task
@@ -28,10 +27,7 @@ class TaskSources:
 
 async def post_task(request: web.Request, src: TaskSources) -> web.Response:
     """202 with the new task's id and stage; 400 with the reason for a bad request."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="the body is not valid JSON") from None
+    body = await read_json(request)
     try:
         kind, params = check_task(body, src.sources(), src.processors())
     except TaskError as exc:
@@ -53,10 +49,7 @@ async def get_task(request: web.Request, src: TaskSources) -> web.Response:
 
 async def list_tasks(request: web.Request, src: TaskSources) -> web.Response:
     """Newest first; ``?limit=`` (≤ 200, default 50) and ``?offset=``."""
-    try:
-        limit = min(MAX_PAGE, max(1, int(request.query.get("limit", "50"))))
-        offset = max(0, int(request.query.get("offset", "0")))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="limit and offset must be integers") from None
+    limit = query_int(request, "limit", 50, 1, MAX_PAGE)
+    offset = query_int(request, "offset", 0, 0, MAX_ID)
     tasks, total = await src.store.list_tasks(limit, offset)
     return web.json_response({"tasks": tasks, "total": total, "limit": limit, "offset": offset})

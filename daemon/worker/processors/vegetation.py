@@ -29,7 +29,7 @@ import tifffile
 from PIL import Image
 
 from daemon.config_vegetation import VegetationConfig
-from daemon.images import CorruptImage
+from daemon.images import CorruptImage, check_pixels
 from daemon.store.models import Item, ResultOutput
 from daemon.worker.processors.base import Processor
 
@@ -49,11 +49,17 @@ BAND_FILES: dict[str, tuple[re.Pattern[str], dict[str, str]]] = {
 
 
 def read_bands(path: Path) -> np.ndarray:
-    """The image as ``(bands, H, W)`` float64 (TIFF via tifffile, others via Pillow).
+    """The image as ``(bands, H, W)`` float32 (TIFF via tifffile, others via Pillow).
+
+    The header is checked against the pixel budget first (``[worker] max_image_pixels``):
+    a decompression bomb is refused before any pixel is decoded. float32 keeps the working
+    set at 4 bytes per band and pixel (the indices need no more precision).
 
     Raises:
+        ImageTooLarge: over the pixel budget.
         CorruptImage: unreadable or not a 2-D image.
     """
+    check_pixels(path)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tif:
@@ -70,7 +76,7 @@ def read_bands(path: Path) -> np.ndarray:
         data = np.moveaxis(data, -1, 0)  # samples interleaved: (H, W, bands) → (bands, H, W)
     if data.ndim != 3:
         raise CorruptImage(f"{path.name}: expected a 2-D image with bands, got shape {data.shape}")
-    return data.astype(np.float64)
+    return data.astype(np.float32)
 
 
 def stats(index: np.ndarray, above: float | None = None) -> dict[str, Any]:
@@ -88,7 +94,7 @@ def stats(index: np.ndarray, above: float | None = None) -> dict[str, Any]:
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(num.shape, np.nan, dtype=np.float64)
+    out = np.full(num.shape, np.nan, dtype=np.float32)
     ok = np.isfinite(num) & np.isfinite(den) & (den > 1e-12)
     np.divide(num, den, out=out, where=ok)
     return out
@@ -164,7 +170,7 @@ class VegetationProcessor(Processor):
             bands = {"red": 1, "nir": 2}
         have_nir = "nir" in bands and "red" in bands and data.shape[0] >= max(bands["nir"], bands["red"])
         if have_nir:
-            refl = (data - self.black_level) * self.scale
+            refl = (data - np.float32(self.black_level)) * np.float32(self.scale)
             red, nir = refl[bands["red"] - 1], refl[bands["nir"] - 1]
             main_name = "ndvi"
             main, savi = ndvi_savi(red, nir, cfg.savi_l)
