@@ -39,12 +39,14 @@ class ApiSettings(_Model):
     ``allowed_hosts``: host names (no port) clients use to reach the API beyond the listen
     address, ``localhost``, ``127.0.0.1`` and ``::1``; any other ``Host`` header is refused
     (DNS rebinding). ``["*"]`` turns the check off (behind a reverse proxy that checks it).
+    ``max_task_range_days``: the longest backfill range a task may ask for (400 beyond).
     """
 
     enabled: bool = True
     listen: str = "127.0.0.1:8750"
     token: str | None = Field(None, min_length=16)
     allowed_hosts: list[str] = Field(default_factory=list)
+    max_task_range_days: int = Field(366, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:

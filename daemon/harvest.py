@@ -36,6 +36,9 @@ class Plan:
     pending: set[str] = field(default_factory=set)  # to download and/or process now
 
 
+YIELD_EVERY = 200  # items between two yields to the event loop
+
+
 async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
                   retry_codes: Sequence[str] | None) -> tuple[Plan, int]:
     """Store ``specs`` and requeue earlier failures whose error code is in ``retry_codes``.
@@ -77,8 +80,18 @@ async def enrich_new(store: Store, source: Source, specs: Sequence[NewItem],
 
 
 async def only_items(found: AsyncIterator[Found]) -> list[NewItem]:
-    """The items of a discovery, its checkpoints dropped (callers that store all at once)."""
-    return [f async for f in found if isinstance(f, NewItem)]
+    """The items of a discovery, its checkpoints dropped (callers that store all at once).
+
+    Yields to the event loop every :data:`YIELD_EVERY` items: a source that computes its
+    items without awaiting (a year of camera slots) never stalls the loop.
+    """
+    items: list[NewItem] = []
+    async for found_one in found:
+        if isinstance(found_one, NewItem):
+            items.append(found_one)
+            if len(items) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+    return items
 
 
 async def harvest_window(store: Store, source: Source, now: datetime, trigger: str,

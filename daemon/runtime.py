@@ -217,7 +217,8 @@ class Daemon:
         health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
                                lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s)
         uploads = UploadSources(res.store, res.downloader, cfg.uploads, res.worker.wake)
-        tasks = TaskSources(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors))
+        tasks = TaskSources(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
+                            cfg.api.max_task_range_days)
         return await start_api(build_app(health, cfg.api, uploads, tasks), cfg.api)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:

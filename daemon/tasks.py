@@ -38,8 +38,11 @@ class TaskError(ValueError):
     """A task that cannot be created or carried out (the reason goes to the API / the row)."""
 
 
-def check_task(body: Any, sources: Mapping[str, Source], processors: set[str]) -> tuple[str, dict[str, Any]]:
-    """Validate a task request body; returns (kind, params). Raises TaskError with the reason."""
+def check_task(body: Any, sources: Mapping[str, Source], processors: set[str],
+               max_range_days: int = 366) -> tuple[str, dict[str, Any]]:
+    """Validate a task request body; returns (kind, params). Raises TaskError with the reason
+    (a backfill range longer than ``max_range_days`` included: ``harvestd backfill`` is the
+    tool for longer ones)."""
     if not isinstance(body, dict):
         raise TaskError("the body must be a JSON object")
     kind = body.get("kind")
@@ -54,6 +57,8 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str]) -
             raise TaskError("'since' and 'until' must be strings (as for harvestd backfill)")
         if kind == "backfill" and None in bounds and not sources[params["source"]].lists_everything:
             raise TaskError("a backfill needs 'since' and 'until' (as for harvestd backfill)")
+        if kind == "backfill" and None not in bounds:
+            _check_range(str(bounds[0]), str(bounds[1]), max_range_days)
     else:
         if params.get("processor") not in processors:
             raise TaskError(f"unknown processor {params.get('processor')!r}")
@@ -62,6 +67,20 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str]) -
                 "keys" in items and not isinstance(items["keys"], list)):
             raise TaskError("items must be an object with optional 'source' and 'keys' (a list)")
     return kind, params
+
+
+def _check_range(since: str, until: str, max_days: int) -> None:
+    """Raises TaskError when ``until`` is before ``since`` or the range spans > ``max_days``."""
+    try:
+        start, end = (datetime.fromisoformat(b.strip()).replace(tzinfo=None) for b in (since, until))
+    except ValueError:
+        raise TaskError(f"'since' and 'until' must be ISO 8601 dates or times: {since!r}, {until!r}") from None
+    if end < start:
+        raise TaskError(f"'until' {until} is before 'since' {since}")
+    days = (end - start).days + 1
+    if days > max_days:
+        raise TaskError(f"the range spans {days} days, more than [api] max_task_range_days = {max_days}: "
+                        "split it into several tasks, or run harvestd backfill")
 
 
 class TaskRunner:

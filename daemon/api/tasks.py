@@ -23,13 +23,14 @@ class TaskSources:
     runner: TaskRunner
     sources: Callable[[], Mapping[str, Source]]
     processors: Callable[[], set[str]]
+    max_range_days: int = 366
 
 
 async def post_task(request: web.Request, src: TaskSources) -> web.Response:
     """202 with the new task's id and stage; 400 with the reason for a bad request."""
     body = await read_json(request)
     try:
-        kind, params = check_task(body, src.sources(), src.processors())
+        kind, params = check_task(body, src.sources(), src.processors(), src.max_range_days)
     except TaskError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
     task_id = await src.store.create_task(kind, params)

@@ -95,6 +95,12 @@ class _Tx:
         self._statements.append(future)
         return _Statement(future)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Statement:
+        """Queue ``sql`` once per row (one call into the database thread)."""
+        future = asyncio.ensure_future(_many(self._conn, sql, rows))
+        self._statements.append(future)
+        return _Statement(future)
+
     async def close_cursors(self) -> None:
         """Wait for every queued statement and close its cursor (before a ROLLBACK)."""
         for future in self._statements:
@@ -113,6 +119,10 @@ class _Tx:
 async def _cursor(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any]
                   ) -> aiosqlite.Cursor:
     return await conn.execute(sql, params)
+
+
+async def _many(conn: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> aiosqlite.Cursor:
+    return await conn.executemany(sql, rows)
 
 
 class _Statement:

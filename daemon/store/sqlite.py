@@ -39,6 +39,8 @@ from daemon.store.models import (
 from daemon.store.reports import ReportQueries
 from daemon.store.tasks import TaskQueries
 
+ADD_BATCH = 1000  # rows per add_items transaction
+
 
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("daemon.store") / "migrations"
@@ -98,7 +100,24 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
 
     # ---------------------------------------------------------------- items
     async def add_items(self, source: str, items: Iterable[NewItem]) -> set[str]:
-        """Insert items, ignoring (source, key) already present. Returns the keys inserted."""
+        """Insert items, ignoring (source, key) already present. Returns the keys inserted.
+
+        Written in transactions of :data:`ADD_BATCH` rows, two calls into the database
+        thread each (the keys already there, then one ``executemany``): a year of slots never
+        holds the store (and every other component waiting on it) for more than one batch.
+        """
+        inserted: set[str] = set()
+        batch: list[NewItem] = []
+        for it in items:
+            batch.append(it)
+            if len(batch) >= ADD_BATCH:
+                inserted |= await self._add_batch(source, batch)
+                batch = []
+        if batch:
+            inserted |= await self._add_batch(source, batch)
+        return inserted
+
+    async def _add_batch(self, source: str, items: Sequence[NewItem]) -> set[str]:
         now = utc_now_iso()
         rows = [
             (
@@ -118,20 +137,21 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
             )
             for it in items
         ]
-        inserted: set[str] = set()
+        keys = [row[1] for row in rows]
         async with self._tx() as db:
-            for row in rows:
-                async with db.execute(
-                    "INSERT INTO items (source, key, url, captured_at, metadata, processors, path,"
-                    " checksum, status, error_code, last_error, created_at, updated_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT (source, key) DO NOTHING RETURNING key",
-                    row,
-                ) as cur:
-                    hit = await cur.fetchone()
-                if hit:
-                    inserted.add(hit[0])
-        return inserted
+            async with db.execute(
+                "SELECT key FROM items WHERE source = ? AND key IN (SELECT value FROM json_each(?))",
+                (source, json.dumps(keys)),
+            ) as cur:
+                present = {r[0] for r in await cur.fetchall()}
+            await db.executemany(
+                "INSERT INTO items (source, key, url, captured_at, metadata, processors, path,"
+                " checksum, status, error_code, last_error, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (source, key) DO NOTHING",
+                rows,
+            )
+        return set(keys) - present
 
     async def item_states(self, source: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """``key → (status, error_code)`` for the given keys of ``source`` that exist."""
