@@ -138,6 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(path, cfg)
     configure_logging(args.log_level or cfg.daemon.log_level, args.log_format)
     register_config_secrets(cfg)
+    # a damaged database is one line before any work (the daemon logs it as startup_failed)
+    if args.command != "run" and cfg.db_path.exists():
+        from daemon.store.damage import StoreDamaged, check_database
+
+        try:
+            check_database(cfg.db_path)
+        except StoreDamaged as exc:
+            print(f"harvestd {args.command}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     if args.command == "run":
         return _run(path, cfg)
     if args.command in ("backfill", "import"):

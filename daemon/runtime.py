@@ -37,6 +37,7 @@ from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.sources import Source, build_source
 from daemon.sources.base import SourceError
+from daemon.store import StoreDamaged
 from daemon.tasks import TaskRunner
 from daemon.worker.processors import Processor, build_processors
 
@@ -226,6 +227,10 @@ class Daemon:
             await coro
         except asyncio.CancelledError:
             raise
+        except StoreDamaged as exc:  # the file, not the code: one line that says what to do
+            log.critical("store_damaged", component=name, reason=str(exc))
+            self.exit_status = 1
+            self.stop.set()
         except Exception:
             log.critical("component_died", component=name, exc_info=True)
             self.exit_status = 1

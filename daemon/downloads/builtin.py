@@ -22,7 +22,7 @@ from daemon.downloads.finish import ChecksumMismatch, parse_digest_header
 from daemon.downloads.layout import LayoutError
 from daemon.http import HttpClient, HttpError, NotFound
 from daemon.images import CorruptImage
-from daemon.store import Item, Store
+from daemon.store import Item, Store, StoreDamaged
 from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, NOT_FOUND, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads")
@@ -83,6 +83,8 @@ class BuiltinDownloader(Downloader):
         except (LayoutError, OSError) as exc:
             await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
+            raise
+        except StoreDamaged:  # the database, not the item: stop (never label the item)
             raise
         except Exception as exc:  # one bad item never kills the loop
             log.exception("download_crashed")

@@ -10,6 +10,8 @@ from typing import Any
 
 import aiosqlite
 
+from daemon.store.damage import StoreDamaged, is_damage
+
 
 class StoreBase:
     """One aiosqlite connection; every statement runs under one :class:`asyncio.Lock`.
@@ -57,10 +59,12 @@ class StoreBase:
             tx = _Tx(self._conn)
             try:
                 yield tx
-            except BaseException:
+            except BaseException as exc:
                 self._unsettled = True
                 await asyncio.shield(tx.close_cursors())
                 await self._end("ROLLBACK")
+                if is_damage(exc):
+                    raise StoreDamaged(self.path, str(exc)) from exc
                 raise
             await self._end("COMMIT")
 
@@ -71,8 +75,10 @@ class StoreBase:
                 # execute, fetch and close in one call into the database thread: no cursor
                 # outlives a cancellation
                 return list(await self._conn.execute_fetchall(sql, params))
-            except BaseException:
+            except BaseException as exc:
                 self._unsettled = True
+                if is_damage(exc):
+                    raise StoreDamaged(self.path, str(exc)) from exc
                 raise
 
 

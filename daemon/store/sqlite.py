@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -27,6 +28,7 @@ import aiosqlite
 
 from daemon.aio import lease_owner
 from daemon.store.base import _Tx
+from daemon.store.damage import QUICK_CHECK_ERRORS, StoreDamaged, is_damage, quick_check_rows
 from daemon.store.downloads import DownloadQueries
 from daemon.store.models import (
     ClaimedResult,
@@ -59,19 +61,30 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
     async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> AsyncIterator[Store]:
         """Open (creating folders and schema as needed) and close on exit.
 
+        A bounded ``PRAGMA quick_check`` runs first: a damaged file is refused, never used.
+
         Raises:
+            StoreDamaged: the file is damaged (truncated, garbled, not SQLite).
             sqlite3.Error: the file cannot be opened or migrated.
         """
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
-            conn.row_factory = aiosqlite.Row
-            await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            store = cls(conn, path)
-            await store._migrate()
+            try:
+                conn.row_factory = aiosqlite.Row
+                await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.execute("PRAGMA synchronous=NORMAL")
+                await conn.execute("PRAGMA foreign_keys=ON")
+                rows = await conn.execute_fetchall(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})")
+                if (problems := quick_check_rows(list(rows))) is not None:
+                    raise StoreDamaged(path, problems)
+                store = cls(conn, path)
+                await store._migrate()
+            except sqlite3.DatabaseError as exc:
+                if is_damage(exc):
+                    raise StoreDamaged(path, str(exc)) from None
+                raise
             yield store
         finally:
             with suppress(Exception):

@@ -21,7 +21,7 @@ from daemon.aio import run_in_pool
 from daemon.config import WorkerSettings
 from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
-from daemon.store import ClaimedResult, Store
+from daemon.store import ClaimedResult, Store, StoreDamaged
 from daemon.worker.processors import Processor
 
 log = structlog.get_logger("daemon.worker")
@@ -81,6 +81,8 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
                 out = await run_in_pool(self.pool, processor.process, item, path)
                 duration_ms = (time.perf_counter() - started) * 1000
                 PROCESSOR_SECONDS.labels(claimed.processor).observe(duration_ms / 1000)
+        except StoreDamaged:  # the database, not the image: stop (never label the result)
+            raise
         except Exception as exc:  # one bad image never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             await self.store.fail_result(claimed.id, self.owner, error)

@@ -34,7 +34,7 @@ from daemon.downloads.finish import ChecksumMismatch, parse_checksum
 from daemon.downloads.layout import LayoutError
 from daemon.http import HttpClient
 from daemon.images import CorruptImage
-from daemon.store import Item, Store, Transfer
+from daemon.store import Item, Store, StoreDamaged, Transfer
 from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads.aria2")
@@ -152,6 +152,8 @@ class Aria2Downloader(Downloader):
             await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             keep_in_aria2 = True  # stopping: aria2c saves it in its session, the next run adopts it
+            raise
+        except StoreDamaged:  # the database, not the item: stop (never label the item)
             raise
         except Exception as exc:  # one bad item never kills the loop
             log.exception("download_crashed")

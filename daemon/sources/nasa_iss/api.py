@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from daemon.sources.base import SourceError
+
 API_PATH = "/SearchPhotos/PhotosDatabaseAPI/PhotosDatabaseAPI.pl"
 NO_RECORDS = "SQL found no records that match the specified criteria"
 OPERATORS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "like", "not like"})
@@ -33,8 +35,9 @@ SMALL_DIRS = ("/small/", "/lowres/")
 _SAFE_VALUE = re.compile(r"^[^|]*$")
 
 
-class ApiError(Exception):
-    """The API answered something other than a list of rows or the "no records" object."""
+class ApiError(SourceError):
+    """The API answered something other than a list of rows or the "no records" object (a
+    wrong key included): the remote's answer, reported in one line like any SourceError."""
 
 
 @dataclass(frozen=True)
