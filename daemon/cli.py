@@ -313,6 +313,7 @@ def _mib(n_bytes: int) -> str:
 
 
 def _status(cfg: Config, n_errors: int) -> int:
+    from daemon.source_health import describe, source_states
     from daemon.store import Store
 
     if not _has_database(cfg):
@@ -321,11 +322,15 @@ def _status(cfg: Config, n_errors: int) -> int:
     async def main_async() -> int:
         async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
             counts = await store.status_counts()
+            health = await source_states(store)
             runs = await store.last_runs(5)
             errors = await store.last_errors(n_errors)
             transfers = await store.transfers(20)
         print(f"database {cfg.db_path}")
         print(_library_line(cfg))
+        print("sources:")
+        for name, state in health.items() or {"-": None}.items():
+            print(f"  {describe(name, state)}" if state else "  - (no items yet)")
         print("items:")
         for row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
             print(f"  {row['source']:<16} {row['status']:<12} {row['n']:>8}")

@@ -21,6 +21,7 @@ from typing import Any
 
 from daemon.backfill import BackfillError, run_backfill
 from daemon.config import Config
+from daemon.source_health import describe, source_states
 from daemon.store import NewItem, RunCounts, Store
 
 TOP_FOLDERS = 5
@@ -131,6 +132,7 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
                       "bytes": 0, "last_download": None}]
         runs = await store.run_stats(source)
         failures = await store.failure_codes(source)
+        health = await source_states(store)
         for row in items:
             name = row["source"]
             paths = await store.item_paths(name)
@@ -138,4 +140,6 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
             kind = cfg.sources[name].kind if name in cfg.sources else "not configured"
             lines += stats_lines(row, [r for r in runs if r["source"] == name],
                                  [f for f in failures if f["source"] == name], folders, kind)
+            if name in health:
+                lines.append("  health: " + describe(name, health[name]).split(": ", 1)[1])
     return lines

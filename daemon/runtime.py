@@ -10,6 +10,7 @@ finish and release every lease, close the HTTP session and the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -35,6 +36,7 @@ from daemon.images import set_max_pixels
 from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
+from daemon.source_health import SourceWatch
 from daemon.sources import Source, build_source
 from daemon.sources.base import SourceError
 from daemon.store import StoreDamaged
@@ -61,6 +63,8 @@ class Daemon:
         self.loop_lag_s = 0.0
         self._signals = 0
         self._running_jobs: set[asyncio.Task[Any]] = set()
+        self.source_watch = SourceWatch()
+        self.failing_sources: list[str] = []
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int) -> None:
@@ -174,7 +178,8 @@ class Daemon:
         library = self.res.downloader.guard.state
         where = ("library paused: " + (library.reason or "") + "; ") if library.paused else (
             f"library on fallback ({library.reason}); " if library.reason else "")
-        return (f"{where}{len(self.sources)} sources; downloading {self.res.downloader.busy}; "
+        failing = f"FAILING: {', '.join(self.failing_sources)}; " if self.failing_sources else ""
+        return (f"{failing}{where}{len(self.sources)} sources; downloading {self.res.downloader.busy}; "
                 f"processing {self.res.worker.busy}; processed {self.res.worker.processed}")
 
     async def _watchdog(self) -> None:
@@ -196,6 +201,10 @@ class Daemon:
                 log.warning("event_loop_lag", lag_s=round(lag_s, 3))
             if interval and healthy:
                 notify.sd_notify("WATCHDOG=1")
+            with contextlib.suppress(Exception):  # the store check above reports store trouble
+                async with asyncio.timeout(max(1.0, tick / 2)):
+                    self.failing_sources = sorted(
+                        n for n, st in (await self.source_watch.check(self.res.store)).items() if not st["ok"])
             notify.status(self._status_line())
 
     def _wake_components(self) -> None:

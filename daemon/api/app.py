@@ -57,10 +57,15 @@ async def bearer_for_writes(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def get_health(request: web.Request) -> web.Response:
-    """200 with the checks when healthy, 503 with them (and the reasons) otherwise."""
+    """503 ``unhealthy`` when a process check fails; 200 ``degraded`` when a source is failing
+    (``failing`` names it as ``source:NAME``, ``reasons`` says why); 200 ``ok`` otherwise."""
     healthy, checks = await collect_health(request.app[HEALTH])
-    failing = sorted(name for name, check in checks.items() if not check["ok"])
-    body = {"status": "ok" if healthy else "unhealthy", "failing": failing, "checks": checks}
+    failing = sorted(name for name, check in checks.items() if not check["ok"] and name != "sources")
+    sources = checks["sources"]
+    failing += [f"source:{n}" for n in sources.get("failing", [])]
+    reasons = {f"source:{n}": sources["sources"][n]["reason"] for n in sources.get("failing", [])}
+    status = "unhealthy" if not healthy else "degraded" if failing else "ok"
+    body = {"status": status, "failing": failing, "reasons": reasons, "checks": checks}
     return web.json_response(body, status=200 if healthy else 503)
 
 

@@ -3,7 +3,11 @@
 Each check says ``ok`` and what it saw: the store takes a write; the downloader answers
 (aria2c connected, or the built-in backend); the scheduler has its jobs and their next run
 times; the worker backlog (pending results); event-loop lag; the library root (usable,
-fallback or paused) and its free space in bytes. Healthy = every check ok.
+fallback or paused) and its free space in bytes. Healthy = every process check ok.
+
+``sources`` is not a process check: it says whether each source is harvesting
+(:mod:`daemon.source_health`). A failing source makes the answer ``degraded`` (200, with
+the reason), never ``ok``; the systemd watchdog does not restart the daemon for it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.downloads.base import Downloader
+from daemon.source_health import source_states
 from daemon.store import Store
 from daemon.worker import Worker
 
@@ -82,4 +87,12 @@ async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
         "event_loop": check_loop(lag_s, src.max_loop_lag_s),
         "library": await _library(src),
     }
-    return all(c["ok"] for c in checks.values()), checks
+    healthy = all(c["ok"] for c in checks.values())
+    try:
+        states = await asyncio.wait_for(source_states(src.store), CHECK_TIMEOUT_S)
+    except Exception as exc:  # the store check above already reports a store failure
+        checks["sources"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "failing": []}
+    else:
+        failing = sorted(n for n, st in states.items() if not st["ok"])
+        checks["sources"] = {"ok": not failing, "failing": failing, "sources": states}
+    return healthy, checks

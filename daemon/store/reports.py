@@ -79,6 +79,31 @@ class ReportQueries(StoreBase):
             f" WHERE status = 'failed'{where} GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", params)
         return [dict(r) for r in rows]
 
+    async def source_health(self) -> list[dict[str, Any]]:
+        """Per source: ``last_success_at`` (UTC ISO, the latest item downloaded, processed or
+        uploaded), ``failed`` (final failures since then), ``retrying`` (items waiting for
+        another attempt, with the earliest ``next_attempt_at`` in Unix seconds),
+        ``failing_since`` (the first of those problems, UTC ISO) and the latest error
+        (``last_error_code``, ``last_error``, ``last_error_at``)."""
+        rows = await self._read(
+            "WITH ok AS (SELECT source, MAX(updated_at) AS at FROM items"
+            f"  WHERE status IN {_DONE} GROUP BY source),"
+            " bad AS (SELECT i.* FROM items i LEFT JOIN ok ON ok.source = i.source"
+            "  WHERE (i.status = 'failed' OR (i.status = 'discovered' AND i.error_code IS NOT NULL))"
+            "  AND (ok.at IS NULL OR i.updated_at > ok.at)),"
+            " latest AS (SELECT source, error_code, last_error, updated_at,"
+            "  ROW_NUMBER() OVER (PARTITION BY source ORDER BY updated_at DESC, id DESC) AS n FROM bad)"
+            " SELECT s.source, ok.at AS last_success_at,"
+            "  (SELECT COUNT(*) FROM bad b WHERE b.source = s.source AND b.status = 'failed') AS failed,"
+            "  (SELECT COUNT(*) FROM bad b WHERE b.source = s.source AND b.status = 'discovered') AS retrying,"
+            "  (SELECT MIN(next_attempt_at) FROM bad b WHERE b.source = s.source"
+            "   AND b.status = 'discovered') AS next_attempt_at,"
+            "  (SELECT MIN(updated_at) FROM bad b WHERE b.source = s.source) AS failing_since,"
+            "  l.error_code AS last_error_code, l.last_error, l.updated_at AS last_error_at"
+            " FROM (SELECT DISTINCT source FROM items) s LEFT JOIN ok ON ok.source = s.source"
+            " LEFT JOIN latest l ON l.source = s.source AND l.n = 1 ORDER BY s.source")
+        return [dict(r) for r in rows]
+
     async def run_stats(self, source: str | None = None) -> list[dict[str, Any]]:
         """Per source and trigger: runs (sessions), failed runs, the last start (UTC ISO)."""
         where, params = _where_source(source)

@@ -381,10 +381,12 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         return {"items": [dict(r) for r in items], "results": [dict(r) for r in results]}
 
     async def last_errors(self, limit: int = 10) -> list[dict[str, Any]]:
-        """Most recent failures of items and results, newest first."""
+        """Most recent failures of items (final, or waiting to be retried) and results, newest first."""
         rows = await self._read(
-            "SELECT * FROM (SELECT source, key, 'download' AS stage, last_error AS error,"
-            " updated_at FROM items WHERE status = 'failed' UNION ALL"
+            "SELECT * FROM (SELECT source, key, CASE status WHEN 'failed' THEN 'download'"
+            " ELSE 'download, will retry' END AS stage, last_error AS error,"
+            " updated_at FROM items WHERE status = 'failed'"
+            " OR (status = 'discovered' AND error_code IS NOT NULL) UNION ALL"
             " SELECT i.source, i.key, r.processor, r.error, r.updated_at FROM results r"
             " JOIN items i ON i.id = r.item_id WHERE r.status = 'failed')"
             " ORDER BY updated_at DESC LIMIT ?",

@@ -1,0 +1,97 @@
+"""Issue 11 item 19: when nothing is harvested, every operator surface says so and why."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import structlog
+
+from daemon.api.health import collect_health
+from daemon.resources import open_resources
+from daemon.source_health import SourceWatch
+from tests.downloads.aria2_harness import file_item
+from tests.procs import cli_runner
+from tests.test_api import health_of
+from tests.test_uploads import JPEG
+
+
+async def downloads_until(res, predicate, timeout_s: float = 30.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(res.downloader.run(stop))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        while not await predicate():
+            assert loop.time() < deadline, await res.store.status_counts()
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_an_unreachable_host_is_failing_everywhere(write_config, tmp_path):
+    _, cfg = write_config("http://127.0.0.1:9/")  # nothing listens on the discard port
+    async with open_resources(cfg, "test") as res:
+        await res.store.add_items("sky", [file_item("http://127.0.0.1:9/", f"img{i}.jpg") for i in range(6)])
+
+        async def all_tried() -> bool:
+            rows = await res.store._read("SELECT COUNT(*) AS n FROM items WHERE error_code IS NOT NULL")
+            return rows[0]["n"] == 6
+
+        await downloads_until(res, all_tried)
+        healthy, checks = await collect_health(health_of(res))
+        assert healthy  # the process is fine…
+        sky = checks["sources"]["sources"]["sky"]
+        assert checks["sources"]["failing"] == ["sky"] and sky["state"] == "failing"  # … the source is not
+        assert sky["last_success_at"] is None and sky["retrying"] + sky["failed_since_success"] == 6
+        assert sky["last_error_code"] == "network" and "reason" in sky
+        with structlog.testing.capture_logs() as logs:
+            watch = SourceWatch()
+            await watch.check(res.store)
+            await watch.check(res.store)  # once per transition, not per check
+        failing = [e for e in logs if e["event"] == "source_failing"]
+        assert len(failing) == 1 and failing[0]["log_level"] == "warning" and failing[0]["source"] == "sky"
+
+    env = {**os.environ}
+    cli = cli_runner(tmp_path / "config.toml", env)
+    code, out, err = await cli("status")
+    assert code == 0, err
+    assert "sky: FAILING since" in out and "[network]" in out and "waiting to retry" in out, out
+    assert "will retry" in out  # the last-errors list shows items waiting, with their error
+    code, out, err = await cli("stats", "sky")
+    assert code == 0, err
+    assert "health: FAILING since" in out, out
+
+
+async def test_404_for_everything_is_a_warning_and_recovery_is_info(filesite, write_config):
+    site, base = filesite
+    _, cfg = write_config(base)
+    async with open_resources(cfg, "test") as res:
+        await res.store.add_items("sky", [file_item(base, f"gone{i}.jpg") for i in range(4)])
+
+        async def all_failed() -> bool:
+            rows = await res.store._read("SELECT COUNT(*) AS n FROM items WHERE status = 'failed'")
+            return rows[0]["n"] == 4
+
+        await downloads_until(res, all_failed)
+        watch = SourceWatch()
+        with structlog.testing.capture_logs() as logs:
+            states = await watch.check(res.store)
+        assert states["sky"]["state"] == "failing" and states["sky"]["last_error_code"] == "not_found"
+        assert [(e["event"], e["log_level"]) for e in logs] == [("source_failing", "warning")]
+
+        # the host comes back: one image lands (a second later), the source has recovered
+        await asyncio.sleep(1.1)  # times are stored to the second
+        site.files["back.jpg"] = JPEG
+        await res.store.add_items("sky", [file_item(base, "back.jpg")])
+
+        async def landed() -> bool:
+            rows = await res.store._read("SELECT status FROM items WHERE key = 'back.jpg'")
+            return rows[0]["status"] not in ("discovered", "downloading")
+
+        await downloads_until(res, landed)
+        with structlog.testing.capture_logs() as logs:
+            states = await watch.check(res.store)
+        assert states["sky"]["state"] == "ok"
+        assert [(e["event"], e["log_level"]) for e in logs] == [("source_recovered", "info")]
