@@ -16,9 +16,10 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 
 from daemon.aio import wait_any
-from daemon.store import Store
+from daemon.store import Store, StoreDamaged
 
 T = TypeVar("T")
+HOUSEKEEPING_S = 120.0
 log = structlog.get_logger("daemon.polling")
 
 
@@ -45,6 +46,7 @@ class LeasedPollingLoop(ABC, Generic[T]):
         self.wake = asyncio.Event()  # set by whoever knows new work is there
         self._slot_freed = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._fatal: StoreDamaged | None = None
 
     @property
     def busy(self) -> int:
@@ -86,8 +88,14 @@ class LeasedPollingLoop(ABC, Generic[T]):
         """Claim and handle work until ``stop`` is set; then finish and release."""
         loop = asyncio.get_running_loop()
         renewed_at = loop.time()
+        kept_at = -HOUSEKEEPING_S
         try:
             while not stop.is_set():
+                if self._fatal is not None:  # a damaged store: the component stops, the daemon with it
+                    raise self._fatal
+                if loop.time() - kept_at >= HOUSEKEEPING_S:
+                    kept_at = loop.time()
+                    await self.housekeeping()
                 if self._inflight and loop.time() - renewed_at > self.lease_s / 3:
                     await self.store.renew_leases(self.owner, self.lease_s)
                     renewed_at = loop.time()
@@ -112,8 +120,16 @@ class LeasedPollingLoop(ABC, Generic[T]):
         self._inflight.add(task)
         task.add_done_callback(self._done)
 
+    async def housekeeping(self) -> None:
+        """Called at start and every :data:`HOUSEKEEPING_S` seconds (e.g. the staging sweep)."""
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
-            log.error("work_task_crashed", component=self.component, error=repr(task.exception()))
+            exc = task.exception()
+            if isinstance(exc, StoreDamaged):
+                self._fatal = exc
+                self.wake.set()
+                return
+            log.error("work_task_crashed", component=self.component, error=repr(exc))

@@ -23,6 +23,7 @@ from daemon.aio import GroupCommit, run_in_pool
 from daemon.config import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
+from daemon.downloads.staging import sweep_staging
 from daemon.images import verify_file
 from daemon.library import LibraryGuard
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
@@ -125,6 +126,21 @@ class Downloader(LeasedPollingLoop[Item]):
 
     async def release(self) -> int:
         return await self.store.release_items(self.owner)
+
+    def busy_item_ids(self) -> set[int]:
+        """Items whose staged files this process is using now (the sweep leaves them)."""
+        return set()
+
+    async def housekeeping(self) -> None:
+        """Sweep the staging folder (:mod:`daemon.downloads.staging`)."""
+        try:
+            swept = await sweep_staging(self.staging, self.store, self.busy_item_ids())
+        except OSError as exc:  # an unmounted NAS: the library guard reports it
+            log.warning("staging_sweep_failed", folder=str(self.staging), error=str(exc))
+            return
+        if swept:
+            log.info("staging_swept", folder=str(self.staging), deleted=len(swept),
+                     files=[p.name for p in swept[:10]])
 
     @staticmethod
     def staging_name(item: Item, final: Path) -> str:

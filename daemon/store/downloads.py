@@ -129,6 +129,14 @@ class DownloadQueries(StoreBase):
         ) as cur:
             return [Item.from_row(r) for r in await cur.fetchall()]
 
+    async def item_statuses(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """The status of each of ``item_ids`` that exists: id → status."""
+        rows = await self._read(
+            "SELECT id, status FROM items WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(item_ids)),),
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def items_in_flight(self, item_ids: Sequence[int]) -> dict[int, str]:
         """Which of ``item_ids`` someone is downloading (a live lease): id → lease owner."""
         rows = await self._read(

@@ -117,6 +117,11 @@ class Aria2Downloader(Downloader):
             supervisor_stop.set()
             await supervising
 
+    def busy_item_ids(self) -> set[int]:
+        """Every item aria2c is fetching for this process (tracked, or being removed)."""
+        ids = {t.item.id for t in self._tracked.values()}
+        return ids | {i for g in self._doomed if (i := item_id_of(g)) is not None}
+
     # ------------------------------------------------------------------ one item
     async def handle(self, work: Item) -> None:
         with structlog.contextvars.bound_contextvars(source=work.source, key=work.key):
