@@ -23,7 +23,7 @@ from daemon.store import Store
 STAGED_NAME = re.compile(r"^([0-9a-f]{16})-")
 FINISHED = frozenset({"downloaded", "processing", "processed", "failed", "uploaded"})
 STALE_UPLOAD_S = 86_400.0
-MIN_AGE_S = 60.0  # never touch a file written in the last minute (another process may own it)
+MIN_AGE_S = 2.0  # never touch a file written in the last seconds (its writer may still hold it)
 
 
 @dataclass(frozen=True)
