@@ -110,12 +110,16 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
                         finished = settle(plan, states, counts)
                         if on_progress:
                             on_progress(counts.new + counts.duplicates + counts.failed, counts.total)
-                        if finished or any(t.done() for t in tasks):
+                        if finished or any(t.done() for t in tasks) or res.downloader.guard.state.paused:
                             break
                         await wait_any([stop], POLL_S)
                     for task in tasks:
                         if task.done():
                             task.result()  # a dead component is an error, not a silent stall
+                    guard = res.downloader.guard.state
+                    if guard.paused and not stop.is_set():  # e.g. the disk is full: end, say why
+                        raise BackfillError(f"the library cannot take files: {guard.reason}; "
+                                            "run the same command again once it can")
                     if stop.is_set():
                         status = "interrupted"
                         break

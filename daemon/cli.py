@@ -222,6 +222,9 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
                 if bar is not None else None,
                 trigger=args.command,
             )
+        except BackfillError as exc:  # e.g. the library is full: one line, non-zero
+            print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         finally:
             if bar is not None:
                 bar.stop()
@@ -300,10 +303,10 @@ def _library_line(cfg: Config) -> str:
     from daemon.library import root_problem
 
     lib = cfg.library
-    problem = root_problem(lib.root, lib.require_mount)
+    problem = root_problem(lib.root, lib.require_mount, lib.min_free_bytes)
     if problem is None:
         return f"library {lib.root}: ok"
-    if lib.fallback_root is not None and root_problem(lib.fallback_root, False) is None:
+    if lib.fallback_root is not None and root_problem(lib.fallback_root, False, lib.min_free_bytes) is None:
         return f"library {lib.root}: {problem}; files go to the fallback {lib.fallback_root}"
     return f"library {lib.root}: {problem}; downloads paused until it is back"
 

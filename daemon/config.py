@@ -136,12 +136,15 @@ class LibrarySettings(_Model):
     """``[library]``: where downloaded files are filed.
 
     ``require_mount``: the root must be a mount point (a NAS share), or nothing is written
-    there; ``fallback_root``: where files go while the root is unusable (else downloads pause).
+    there; ``fallback_root``: where files go while the root is unusable (else downloads pause);
+    ``min_free_bytes``: below this much free space the root counts as full (downloads pause
+    until space is back, instead of failing item after item with ENOSPC).
     """
 
     root: Path = Path("library")
     fallback_root: Path | None = None
     require_mount: bool = False
+    min_free_bytes: int = Field(64 << 20, ge=0)
 
 
 class WorkerSettings(_Model):

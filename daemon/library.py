@@ -5,13 +5,16 @@ a mount point itself (``os.path.ismount``): an unmounted NAS leaves an empty fol
 local disk at the same path, and writing there would fill the wrong disk and hide files
 from the NAS once it comes back. When the root is not usable, ``fallback_root`` is used if
 configured (said once in the log), else downloads pause (said once) until it is back (said
-once). Checks touch the file system, so they run in a thread; a hung mount times out.
+once). A root with less than ``min_free_bytes`` free counts as full: downloads pause the
+same way and resume by themselves once space is back. Checks touch the file system, so
+they run in a thread; a hung mount times out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,16 +24,23 @@ from daemon.config import LibrarySettings
 
 log = structlog.get_logger("daemon.library")
 CHECK_TIMEOUT_S = 10.0
+MIB = 1 << 20
 
 
-def root_problem(root: Path, require_mount: bool) -> str | None:
-    """Why ``root`` cannot take files right now (blocking), or None when it can."""
+def root_problem(root: Path, require_mount: bool, min_free_bytes: int = 0) -> str | None:
+    """Why ``root`` cannot take files right now (blocking), or None when it can: missing, not
+    a folder, not mounted, not writable, or full (less than ``min_free_bytes`` free)."""
     if not root.is_dir():
         return "missing" if not root.exists() else "not a folder"
     if require_mount and not os.path.ismount(root):
         return "not mounted"
     if not os.access(root, os.W_OK | os.X_OK):
         return "not writable"
+    if min_free_bytes:
+        free = shutil.disk_usage(root).free
+        if free < min_free_bytes:
+            return (f"full ({free / MIB:.1f} MiB free, below [library] min_free_bytes = "
+                    f"{min_free_bytes / MIB:.0f} MiB)")
     return None
 
 
@@ -57,10 +67,11 @@ class LibraryGuard:
     async def check(self) -> LibraryState:
         """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``)."""
         s = self.settings
-        problem = await self._problem(s.root, s.require_mount)
+        problem = await self._problem(s.root, s.require_mount, s.min_free_bytes)
         if problem is None:
             state = LibraryState(s.root)
-        elif s.fallback_root is not None and await self._problem(s.fallback_root, False) is None:
+        elif (s.fallback_root is not None
+              and await self._problem(s.fallback_root, False, s.min_free_bytes) is None):
             state = LibraryState(s.fallback_root, f"{s.root} {problem}")
         else:
             state = LibraryState(None, f"{s.root} {problem}")
@@ -68,10 +79,10 @@ class LibraryGuard:
         self.state = state
         return state
 
-    async def _problem(self, root: Path, require_mount: bool) -> str | None:
+    async def _problem(self, root: Path, require_mount: bool, min_free_bytes: int) -> str | None:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
-                return await asyncio.to_thread(root_problem, root, require_mount)
+                return await asyncio.to_thread(root_problem, root, require_mount, min_free_bytes)
         except TimeoutError:
             return f"not answering within {CHECK_TIMEOUT_S:g} s"
 

@@ -35,8 +35,8 @@ def unit(tmp_path: Path) -> Path:
 def test_unit_has_the_required_settings():
     text = UNIT.read_text()
     for line in ("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
-                 "KillMode=mixed", "WatchdogSec=", "StateDirectory=harvestd", "ProtectSystem=strict",
-                 "NoNewPrivileges=yes"):
+                 "KillMode=mixed", "WatchdogSec=", "LimitNOFILE=", "StateDirectory=harvestd",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes"):
         assert line in text
 
 

@@ -9,6 +9,7 @@ store, the library and the staging folder, never the sources.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -29,7 +30,7 @@ from daemon.library import LibraryGuard
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
 from daemon.store import Downloaded, Item, Store
-from daemon.store.models import NOT_FOUND
+from daemon.store.models import NOT_FOUND, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads")
 LIBRARY_CHECK_S = 5.0
@@ -126,6 +127,19 @@ class Downloader(LeasedPollingLoop[Item]):
 
     async def release(self) -> int:
         return await self.store.release_items(self.owner)
+
+    async def storage_failed(self, item: Item, exc: OSError) -> bool:
+        """A write failed with ENOSPC/EDQUOT: re-check the library now (below ``[library]
+        min_free_bytes`` downloads pause until space is back) and retry the item later.
+        Returns False for other errors (the caller fails the item)."""
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return False
+        self._checked_at = -LIBRARY_CHECK_S
+        state = await self.guard.check()
+        if state.root is not None:
+            self.library_root = state.root
+        await self.retry_later(item, STORAGE_ERROR, f"disk full: {exc}")
+        return True
 
     def busy_item_ids(self) -> set[int]:
         """Items whose staged files this process is using now (the sweep leaves them)."""

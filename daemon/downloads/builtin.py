@@ -81,7 +81,8 @@ class BuiltinDownloader(Downloader):
         except CorruptImage as exc:
             await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
         except (LayoutError, OSError) as exc:
-            await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
+            if not (isinstance(exc, OSError) and await self.storage_failed(item, exc)):
+                await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
         except StoreDamaged:  # the database, not the item: stop (never label the item)

@@ -29,7 +29,7 @@ from daemon.downloads.aria2.errors import Aria2Failure, classify
 from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 from daemon.downloads.aria2.supervisor import Aria2Supervisor
-from daemon.downloads.base import Downloader, Target
+from daemon.downloads.base import LIBRARY_CHECK_S, Downloader, Target
 from daemon.downloads.finish import ChecksumMismatch, parse_checksum
 from daemon.downloads.layout import LayoutError
 from daemon.http import HttpClient
@@ -154,7 +154,8 @@ class Aria2Downloader(Downloader):
             await self._discard(tracked)
             await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
         except (LayoutError, OSError) as exc:
-            await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
+            if not (isinstance(exc, OSError) and await self.storage_failed(item, exc)):
+                await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             keep_in_aria2 = True  # stopping: aria2c saves it in its session, the next run adopts it
             raise
@@ -193,11 +194,23 @@ class Aria2Downloader(Downloader):
                 await self._submit(tracked)
                 continue
             if failure.policy == "retry":  # partial data stays staged: the next attempt resumes
-                await self.retry_later(item, failure.error_code, failure.words)
+                code, words = failure.error_code, failure.words
+                if await self._out_of_space():  # aria2c says "unknown error" when the disk is full
+                    code, words = STORAGE_ERROR, f"disk full ({failure.words})"
+                if code == STORAGE_ERROR or await asyncio.to_thread(_empty, tracked.staged):
+                    await self._discard(tracked)  # an empty file and its control file resume nothing
+                await self.retry_later(item, code, words)
             else:
                 await self._discard(tracked)
                 await self.fail(item, failure.error_code, failure.words)
             return
+
+    async def _out_of_space(self) -> bool:
+        """Re-check the library now: True when it is full (downloads then pause until space
+        is back, see :mod:`daemon.library`)."""
+        self._checked_at = -LIBRARY_CHECK_S
+        state = await self.guard.check()
+        return state.paused and "full" in (state.reason or "")
 
     async def _submit(self, tracked: Tracked) -> None:
         """Add to aria2c unless it already has this GID; while aria2c is down, the first
@@ -356,6 +369,14 @@ class Aria2Downloader(Downloader):
             paths = [Path(str(e.get("path") or "")) for e in answer.get("files") or []]
             # deleted once aria2c has let go (it rewrites the control file while removing)
             self._doomed[gid] = [p for p in paths if p.parent == staging]
+
+
+def _empty(staged: Path) -> bool:
+    """The staged file is missing or holds no byte yet."""
+    try:
+        return staged.stat().st_size == 0
+    except OSError:
+        return True
 
 
 def _control_file(staged: Path) -> Path:
