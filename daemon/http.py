@@ -187,6 +187,18 @@ class HttpClient:
         if state.limiter is not None:
             await state.limiter.acquire()
 
+    def hold(self, url: str, delay_s: float) -> None:
+        """No request to ``url``'s host before ``delay_s`` seconds from now (a 503/429 seen by
+        aria2c, whose Retry-After header harvestd cannot read); bounded by ``max_retry_after_s``."""
+        state = self._host(urlsplit(url).netloc)
+        until = asyncio.get_running_loop().time() + min(delay_s, self.settings.max_retry_after_s)
+        state.not_before = max(state.not_before, until)
+
+    def held_for_s(self, url: str) -> float:
+        """Seconds until ``url``'s host may be asked again (0 when it may be now)."""
+        state = self._host(urlsplit(url).netloc)
+        return max(0.0, state.not_before - asyncio.get_running_loop().time())
+
     def _retry_hook(self, exc: Exception) -> bool | float:
         if isinstance(exc, _Retryable):
             if exc.retry_after_s is not None:

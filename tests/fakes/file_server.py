@@ -5,6 +5,7 @@
   ``Content-Range`` (what aria2c's segmented downloads need); an unsatisfiable range 416.
 - Quirks on demand: ``unavailable[name] = n`` → the next n requests get 503;
   ``corrupt[name] = n`` → the next n GETs serve the file with one byte flipped;
+  ``retry_after_s`` → those 503s carry ``Retry-After``; ``times`` logs every request;
   ``send_digest`` → every answer carries ``Digest: MD5=<base64>`` of the true bytes; unknown
   names → 404; ``rate_bps`` throttles every response (to catch a download mid-way);
   ``HEAD`` works as a real server's does; ``content_types[name]`` overrides the
@@ -25,6 +26,7 @@ import asyncio
 import base64
 import hashlib
 import re
+import time
 from collections import Counter, defaultdict
 from email.utils import formatdate
 from pathlib import Path
@@ -60,6 +62,8 @@ class FileSite:
         self.send_digest = False  # add ``Digest: MD5=<base64>`` (RFC 3230) to every answer
         self.corrupt: dict[str, int] = {}  # name → the next n GETs serve damaged bytes (same size)
         self.content_types: dict[str, str] = {}  # name → Content-Type (default octet-stream)
+        self.retry_after_s: int | None = None  # sent with every 503 of ``unavailable``
+        self.times: list[tuple[float, str, int]] = []  # (monotonic time, name, status) per request
 
     def add(self, name: str, size_bytes: int) -> bytes:
         """Serve ``size_bytes`` deterministic bytes at ``/files/<name>``; returns them."""
@@ -82,7 +86,10 @@ class FileSite:
         self.requests[name] += 1
         if self.unavailable.get(name, 0) > 0:
             self.unavailable[name] -= 1
-            return web.Response(status=503, text="Service Temporarily Unavailable")
+            self.times.append((time.monotonic(), name, 503))
+            headers = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s is not None else {}
+            return web.Response(status=503, text="Service Temporarily Unavailable", headers=headers)
+        self.times.append((time.monotonic(), name, 200))
         data = self.files.get(name)
         if data is None:
             return web.Response(status=404, text="Not Found")

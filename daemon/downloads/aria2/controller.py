@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -43,6 +45,7 @@ KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "con
 LIVE = frozenset({"active", "waiting", "paused"})
 STOPPED = frozenset({"complete", "error", "removed"})
 LIST_MAX = 10_000
+_BUSY = re.compile(r"status=(429|503)\b")  # aria2c's errorMessage for a busy host
 
 
 def gid_for(item_id: int) -> str:
@@ -79,6 +82,7 @@ class Tracked:
     submitted: bool = False  # aria2c accepted it (or already had it)
     submitted_at: float = 0.0  # loop time of that
     adding: bool = False
+    admitted: bool = False  # the host's pace (and any 503/429 hold) let it go
 
 
 class Aria2Downloader(Downloader):
@@ -145,6 +149,7 @@ class Aria2Downloader(Downloader):
             tracked = Tracked(item, target, staged, gid_for(item.id), future)
             self._tracked[tracked.gid] = tracked
             await self.http.admit(item.url or "")
+            tracked.admitted = True
             await self._submit(tracked)
             await self._follow(tracked)
         except ChecksumMismatch as exc:  # size differs from what aria2 reported
@@ -195,6 +200,8 @@ class Aria2Downloader(Downloader):
                 continue
             if failure.policy == "retry":  # partial data stays staged: the next attempt resumes
                 code, words = failure.error_code, failure.words
+                if _BUSY.search(str(status.get("errorMessage") or "")):
+                    await self._hold_host(item, self.settings.retry_delay_s(item.attempts))
                 if await self._out_of_space():  # aria2c says "unknown error" when the disk is full
                     code, words = STORAGE_ERROR, f"disk full ({failure.words})"
                 if code == STORAGE_ERROR or await asyncio.to_thread(_empty, tracked.staged):
@@ -204,6 +211,23 @@ class Aria2Downloader(Downloader):
                 await self._discard(tracked)
                 await self.fail(item, failure.error_code, failure.words)
             return
+
+    async def _hold_host(self, item: Item, delay_s: float) -> None:
+        """The host answered 503/429: no new download of it for ``delay_s`` (``admit`` waits),
+        and the ones aria2c has queued for it are paused (a full reconcile unpauses them once
+        the hold is over)."""
+        url = item.url or ""
+        self.http.hold(url, delay_s)
+        host = urlsplit(url).netloc
+        gids = [g for g, t in self._tracked.items()
+                if g != gid_for(item.id) and urlsplit(t.item.url or "").netloc == host and not t.outcome.done()]
+        rpc = self.supervisor.rpc
+        paused = 0
+        if rpc is not None and gids:
+            answers = await rpc.multicall([("aria2.forcePause", [g]) for g in gids])
+            paused = sum(1 for a in answers if not isinstance(a, Aria2Error))
+        log.warning("download_host_held", host=host, hold_s=round(self.http.held_for_s(url), 1),
+                    paused=paused, detail="the host answered 503/429; its downloads wait")
 
     async def _out_of_space(self) -> bool:
         """Re-check the library now: True when it is full (downloads then pause until space
@@ -301,6 +325,10 @@ class Aria2Downloader(Downloader):
                 await asyncio.to_thread(_delete_staged, path)
         progress: list[Transfer] = []
         orphans: list[dict[str, Any]] = []
+        release = [g for g, st in seen.items() if full and st.get("status") == "paused"
+                   and (t := self._tracked.get(g)) is not None and not self.http.held_for_s(t.item.url or "")]
+        if release:  # paused while their host was held (or restored paused from a session)
+            await rpc.multicall([("aria2.unpause", [g]) for g in release])
         for gid, status in seen.items():
             tracked = self._tracked.get(gid)
             if tracked is None:
@@ -318,8 +346,9 @@ class Aria2Downloader(Downloader):
         for gid, tracked in list(self._tracked.items()):
             if gid in seen or tracked.outcome.done() or tracked.adding:
                 continue
-            if not tracked.submitted:  # claimed while aria2c was down
-                await self._add(rpc, tracked)
+            if not tracked.submitted:  # claimed while aria2c was down (and let go by its host)
+                if tracked.admitted:
+                    await self._add(rpc, tracked)
             elif tracked.submitted_at < listed_at:  # aria2c lost it (restarted without it)
                 log.warning("aria2_download_missing_readding", gid=gid, key=tracked.item.key)
                 tracked.submitted = False
