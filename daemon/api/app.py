@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from daemon import metrics
 from daemon.api.guard import guard_middleware
 from daemon.api.health import HealthSources, collect_health
+from daemon.api.openapi import get_openapi
 from daemon.api.tasks import TaskSources, get_task, list_tasks, post_task
 from daemon.api.uploads import UploadSources, get_item, post_upload
 from daemon.config_api import ApiSettings, split_listen
@@ -102,6 +103,7 @@ def build_app(health: HealthSources, settings: ApiSettings, uploads: UploadSourc
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/queues/status", get_queue_status)
     app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/api/openapi.json", get_openapi)
     if uploads is not None:
         app.router.add_post("/api/uploads", partial(post_upload, src=uploads))
         app.router.add_get("/api/items/{id}", partial(get_item, src=uploads))
