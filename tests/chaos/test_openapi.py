@@ -64,7 +64,8 @@ def test_every_operation_answers_as_documented(daemon_url, mode):
         "GET /api/health", "GET /api/queues/status", "GET /metrics", "POST /api/uploads", "GET /api/items/{id}",
         "POST /api/tasks", "GET /api/tasks", "GET /api/task/{id}"}
     for operation in operations:
-        if mode is GenerationMode.NEGATIVE and operation.method.upper() == "GET" and not operation.path_parameters:
+        plain_get = operation.method.upper() == "GET" and not operation.path_parameters
+        if mode is GenerationMode.NEGATIVE and plain_get:
             continue  # nothing to make invalid
 
         @given(operation.as_strategy(generation_mode=mode))
