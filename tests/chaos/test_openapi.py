@@ -52,6 +52,7 @@ def daemon_url(tmp_path_factory) -> Iterator[str]:
         proc.communicate(timeout=60)
 
 
+NO_PARAMETERS = {"GET /api/health", "GET /api/queues/status", "GET /metrics"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 
@@ -64,8 +65,7 @@ def test_every_operation_answers_as_documented(daemon_url, mode):
         "GET /api/health", "GET /api/queues/status", "GET /metrics", "POST /api/uploads", "GET /api/items/{id}",
         "POST /api/tasks", "GET /api/tasks", "GET /api/task/{id}"}
     for operation in operations:
-        plain_get = operation.method.upper() == "GET" and not operation.path_parameters
-        if mode is GenerationMode.NEGATIVE and plain_get:
+        if mode is GenerationMode.NEGATIVE and operation.label in NO_PARAMETERS:
             continue  # nothing to make invalid
 
         @given(operation.as_strategy(generation_mode=mode))
