@@ -23,12 +23,12 @@ def path_id(request: web.Request, what: str) -> int:
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """``?name=`` as an integer clamped to [low, high]. Raises HTTPBadRequest (400) when it is
-    not a decimal integer or is out of SQLite's range."""
+    """``?name=`` as an integer in [low, high] (``default`` when absent). Raises
+    HTTPBadRequest (400) when it is not a decimal integer or is out of range."""
     text = request.query.get(name)
     if text is None:
         return default
-    return min(high, max(low, bounded_int(text, name, -MAX_ID, MAX_ID)))
+    return bounded_int(text, name, low, high)
 
 
 def bounded_int(text: str, what: str, low: int, high: int) -> int:
