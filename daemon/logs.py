@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Literal
 
 import structlog
@@ -105,6 +106,37 @@ def _renderer(fmt: LogFormat) -> Processor:
     return _PriorityPrefix(logfmt) if fmt == "journal" else logfmt
 
 
+class RepeatLimit(logging.Filter):
+    """Lets one record of a kind through per ``every_s`` seconds and says how many it held
+    back (asyncio logs ``socket.accept() out of system resource`` once per failed accept: a
+    descriptor exhaustion wrote 63,000 lines in 10 s)."""
+
+    def __init__(self, prefixes: tuple[str, ...], every_s: float = 60.0) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        kind = next((p for p in self.prefixes if message.startswith(p)), None)
+        if kind is None:
+            return True
+        now = time.monotonic()
+        if now - self._last.get(kind, -self.every_s) < self.every_s:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return False
+        self._last[kind] = now
+        held = self._held.pop(kind, 0)
+        if held:
+            record.msg = f"{message} ({held} more like it in the last {self.every_s:.0f} s not shown)"
+        return True
+
+
+ACCEPT_ERRORS = RepeatLimit(("socket.accept() out of system resource",))
+
+
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat:
     """Configure structlog and the stdlib root logger to write one line per event to stderr.
 
@@ -138,6 +170,8 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if ACCEPT_ERRORS not in logging.getLogger("asyncio").filters:
+        logging.getLogger("asyncio").addFilter(ACCEPT_ERRORS)
     root.setLevel(numeric)
     # chatty libraries: keep their warnings, drop per-request info
     for name in ("aiohttp.access", "apscheduler.executors.default", "aiosqlite"):

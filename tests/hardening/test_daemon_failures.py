@@ -60,3 +60,22 @@ def test_secrets_never_printed_by_any_log_format(fmt):
                          timeout=60, env=env, check=True)
     assert "login refused" in res.stderr and "login_failed" in res.stderr
     assert "hunter2-very-secret" not in res.stderr
+
+
+ACCEPT_FLOOD = textwrap.dedent("""
+    import logging
+    from daemon.logs import configure_logging
+    configure_logging("info", "logfmt")
+    log = logging.getLogger("asyncio")
+    for _ in range(5000):
+        log.error("socket.accept() out of system resource", exc_info=OSError(24, "Too many open files"))
+    log.error("something else")
+""")
+
+
+def test_accept_errors_under_descriptor_exhaustion_are_rate_limited():
+    res = subprocess.run([sys.executable, "-c", ACCEPT_FLOOD], capture_output=True, text=True, timeout=60,
+                         check=True)
+    lines = res.stderr.splitlines()
+    assert 1 <= sum("accept" in line for line in lines) <= 2, len(lines)
+    assert any("something else" in line for line in lines)
