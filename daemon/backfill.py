@@ -100,7 +100,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
             try:
                 for offset in range(0, len(specs), CHUNK_ITEMS):
                     chunk = specs[offset:offset + CHUNK_ITEMS]
-                    plan = await plan_backfill(res.store, source, chunk, res.http)
+                    plan = await plan_backfill(res.store, source, chunk, res.http, run_id)
                     counts.total += len(plan.keys) - len(chunk)  # companion items found on the way
                     counts.duplicates += len(plan.duplicates)
                     res.downloader.wake.set()

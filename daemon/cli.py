@@ -351,9 +351,11 @@ def _status(cfg: Config, n_errors: int) -> int:
                       f"{_mib(t['speed_bps'])} MiB/s connections={t['connections']} ({t['updated_at']})")
         print("last runs:")
         for run in runs:
+            settled = "settled" if not run["items_waiting"] else f"{run['items_waiting']} still waiting"
             print(f"  #{run['id']} {run['source']} {run['trigger']} {run['started_at']} "
                   f"{run['status']} total={run['total']} new={run['new']} "
-                  f"duplicates={run['duplicates']} failed={run['failed']}")
+                  f"duplicates={run['duplicates']} failed={run['failed']}; its items: "
+                  f"{run['items_done']} downloaded, {run['items_failed']} failed, {settled}")
         print("last errors:")
         for err in errors:
             print(f"  {err['updated_at']} {err['source']} key={err['key']} [{err['stage']}] {err['error']}")

@@ -40,11 +40,12 @@ YIELD_EVERY = 200  # items between two yields to the event loop
 
 
 async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
-                  retry_codes: Sequence[str] | None) -> tuple[Plan, int]:
+                  retry_codes: Sequence[str] | None, run_id: int | None = None) -> tuple[Plan, int]:
     """Store ``specs`` and requeue earlier failures whose error code is in ``retry_codes``.
 
-    ``retry_codes`` None requeues every failure. Returns the plan and how many keys were
-    newly inserted.
+    ``retry_codes`` None requeues every failure. With ``run_id``, the pending items (new,
+    requeued, or left by an interrupted run) are recorded as that run's. Returns the plan and
+    how many keys were newly inserted.
     """
     plan = Plan(keys=[s.key for s in specs])
     before = await store.item_states(source, plan.keys)
@@ -64,6 +65,8 @@ async def enqueue(store: Store, source: str, specs: Sequence[NewItem],
             plan.duplicates.add(key)
         else:  # discovered / downloading from an earlier, interrupted run
             plan.pending.add(key)
+    if run_id is not None and plan.pending:
+        await store.assign_run(source, sorted(plan.pending), run_id)
     return plan, len(inserted)
 
 
@@ -113,7 +116,7 @@ async def harvest_window(store: Store, source: Source, now: datetime, trigger: s
             return
         specs = await enrich_new(store, source, batch, http)
         batch = []
-        plan, inserted = await enqueue(store, source.name, specs, retry_codes=None)
+        plan, inserted = await enqueue(store, source.name, specs, retry_codes=None, run_id=run_id)
         counts.total += len(specs)
         counts.new += inserted
         counts.duplicates += len(plan.duplicates)
@@ -142,11 +145,11 @@ async def harvest_window(store: Store, source: Source, now: datetime, trigger: s
 
 
 async def plan_backfill(store: Store, source: Source, specs: Sequence[NewItem],
-                        http: HttpClient) -> Plan:
-    """Enqueue one chunk of a backfill: new items enriched, transient failures retried,
-    404s settled."""
+                        http: HttpClient, run_id: int | None = None) -> Plan:
+    """Enqueue one chunk of a backfill (of run ``run_id``): new items enriched, transient
+    failures retried, 404s settled."""
     specs = await enrich_new(store, source, specs, http)
-    plan, _ = await enqueue(store, source.name, specs, retry_codes=TRANSIENT_CODES)
+    plan, _ = await enqueue(store, source.name, specs, retry_codes=TRANSIENT_CODES, run_id=run_id)
     return plan
 
 

@@ -46,6 +46,9 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str],
     if not isinstance(body, dict):
         raise TaskError("the body must be a JSON object")
     kind = body.get("kind")
+    for name in ("kind", "source", "processor"):  # names, never objects (they are looked up)
+        if name in body and not isinstance(body[name], str):
+            raise TaskError(f"'{name}' must be a string")
     if kind not in KINDS:
         raise TaskError(f"unknown task kind {kind!r} (one of {', '.join(KINDS)})")
     params = {k: v for k, v in body.items() if k != "kind"}
@@ -64,8 +67,11 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str],
             raise TaskError(f"unknown processor {params.get('processor')!r}")
         items = params.get("items", {})
         if not isinstance(items, dict) or set(items) - {"source", "keys"} or (
-                "keys" in items and not isinstance(items["keys"], list)):
-            raise TaskError("items must be an object with optional 'source' and 'keys' (a list)")
+                "keys" in items and not (isinstance(items["keys"], list)
+                                         and all(isinstance(k, str) for k in items["keys"]))) or (
+                "source" in items and not isinstance(items["source"], str)):
+            raise TaskError("items must be an object with optional 'source' (a string) and 'keys' "
+                            "(a list of strings)")
     return kind, params
 
 

@@ -41,6 +41,8 @@ from daemon.store.models import (
 from daemon.store.reports import ReportQueries
 from daemon.store.tasks import TaskQueries
 
+_DONE = "('downloaded', 'processing', 'processed', 'uploaded')"
+
 ADD_BATCH = 1000  # rows per add_items transaction
 
 
@@ -395,9 +397,24 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         return [dict(r) for r in rows]
 
     async def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        """Most recent ``runs`` rows, newest first."""
-        rows = await self._read("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        """Most recent ``runs`` rows, newest first, each with what became of the items it
+        queued: ``items_done`` (downloaded or further), ``items_failed``, ``items_waiting``
+        (not downloaded yet, retries included)."""
+        rows = await self._read(
+            "SELECT r.*,"
+            f" (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.status IN {_DONE}) AS items_done,"
+            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.status = 'failed') AS items_failed,"
+            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
+            "  AND i.status IN ('discovered', 'downloading')) AS items_waiting"
+            " FROM runs r ORDER BY r.id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
+
+    async def assign_run(self, source: str, keys: Sequence[str], run_id: int) -> None:
+        """Record ``run_id`` as the run that queued these items of ``source``."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE items SET run_id = ? WHERE source = ? AND key IN (SELECT value FROM json_each(?))",
+                (run_id, source, json.dumps(list(keys))))
 
     async def result_rows(self, source: str) -> list[dict[str, Any]]:
         """Every result of ``source`` joined with its item key (reports and tests)."""

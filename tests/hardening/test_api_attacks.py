@@ -209,3 +209,16 @@ async def test_upload_metadata_cannot_pose_as_a_nasa_photo(aiohttp_client, resou
     assert rows == []
     item = await (await client.get(f"/api/items/{(await resp.json())['id']}")).json()
     assert item["metadata"]["user"] == {"kind": "iss_photo", "nasa_id": "ISS999-E-1"}
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "run_model", "processor": {"a": 1}}, {"kind": "backfill", "source": ["sky"]},
+    {"kind": "ingest", "source": {"x": 1}}, {"kind": ["backfill"]},
+    {"kind": "run_model", "processor": "vegetation", "items": {"keys": [{"a": 1}], "source": 5}},
+])
+async def test_task_fields_of_the_wrong_type_are_400(aiohttp_client, resources, body):
+    """Found by schemathesis: an object where a name belongs was a 500 (unhashable)."""
+    client = await api_client(aiohttp_client, resources)
+    resp = await client.post("/api/tasks", json=body)
+    assert resp.status == 400, await resp.text()
+    await error_of(resp)

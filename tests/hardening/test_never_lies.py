@@ -95,3 +95,29 @@ async def test_404_for_everything_is_a_warning_and_recovery_is_info(filesite, wr
             states = await watch.check(res.store)
         assert states["sky"]["state"] == "ok"
         assert [(e["event"], e["log_level"]) for e in logs] == [("source_recovered", "info")]
+
+
+async def test_a_run_says_what_became_of_its_items(write_config, tmp_path):
+    """Before: the runs table said ``ok … failed=0`` while every item of the run failed."""
+    from datetime import UTC, datetime
+
+    from daemon.harvest import harvest_window
+    from daemon.sources import build_source
+
+    _, cfg = write_config("http://127.0.0.1:9/", lookback_s=3600)
+    async with open_resources(cfg, "test") as res:
+        source = build_source("sky", cfg.sources["sky"])
+        counts = await harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http)
+        assert counts.new >= 5
+
+        async def all_tried() -> bool:
+            rows = await res.store._read("SELECT COUNT(*) AS n FROM items WHERE error_code IS NULL")
+            return rows[0]["n"] == 0
+
+        await downloads_until(res, all_tried)
+        (run,) = await res.store.last_runs(1)
+    assert run["status"] == "ok" and run["items_done"] == 0
+    assert run["items_failed"] + run["items_waiting"] == counts.new
+    code, out, err = await cli_runner(tmp_path / "config.toml", {**os.environ})("status")
+    assert code == 0, err
+    assert "its items: 0 downloaded" in out, out
