@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,10 +10,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import settings as hypothesis_settings
 
 from daemon.config import Config, load_config
 from tests.fakes.file_server import FileSite
 from tests.fakes.skycam_server import SkycamSite, url_template
+
+# CI runs a fixed sequence of examples: a failure there is a regression, never luck
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @asynccontextmanager
