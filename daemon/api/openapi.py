@@ -70,7 +70,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     words = {400: "a malformed request (the reason says which part)", 401: "a missing or wrong bearer token",
-             403: "a cross-site write", 404: "not found", 408: "the upload did not arrive in time",
+             403: "a cross-site write", 404: "not found", 408: "the body did not arrive in time",
              413: "too large (bytes or pixels)", 415: "the wrong media type, or not a decodable image",
              421: "a Host header this API does not answer to", 503: "busy (uploads) or unhealthy"}
     return {str(c): _json(ERROR, words[c]) for c in codes}
@@ -117,7 +117,7 @@ def document() -> dict[str, Any]:
                                                      "properties": {"id": {"type": "integer"},
                                                                     "kind": {"type": "string"},
                                                                     "stage": {"const": "queued"}}}, "queued"),
-                                       **_errors(*writes, 413)}},
+                                       **_errors(*writes, 408, 413)}},
                 "get": {"operationId": "listTasks", "parameters": [
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 200}},

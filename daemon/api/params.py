@@ -8,6 +8,7 @@ of ``NaN``/``Infinity`` (not JSON, RFC 8259 §6).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 MAX_ID = (1 << 63) - 1  # SQLite INTEGER is a signed 64-bit value
 MAX_JSON_DEPTH = 64
+BODY_TIMEOUT_S = 30.0
 
 
 def path_id(request: web.Request, what: str) -> int:
@@ -77,11 +79,16 @@ def parse_json(raw: bytes, what: str = "the body") -> Any:
 
 async def read_json(request: web.Request) -> Any:
     """The request's JSON body. Raises HTTPUnsupportedMediaType (415) unless declared
-    ``application/json``, HTTPRequestEntityTooLarge (413) over 1 MiB, HTTPBadRequest (400)
-    when it is not strict JSON."""
+    ``application/json``, HTTPRequestEntityTooLarge (413) over 1 MiB, HTTPRequestTimeout
+    (408) when it takes longer than :data:`BODY_TIMEOUT_S`, HTTPBadRequest (400) when it is
+    not strict JSON."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(reason="send the body as Content-Type: application/json")
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):  # a client trickling its body holds a slot
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(reason=f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
     if not raw.strip():
         raise web.HTTPBadRequest(reason="the body is empty (a JSON object was expected)")
     return parse_json(raw)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
@@ -222,3 +223,16 @@ async def test_task_fields_of_the_wrong_type_are_400(aiohttp_client, resources, 
     resp = await client.post("/api/tasks", json=body)
     assert resp.status == 400, await resp.text()
     await error_of(resp)
+
+
+async def test_a_trickled_json_body_times_out_with_408(aiohttp_client, resources, monkeypatch):
+    monkeypatch.setattr("daemon.api.params.BODY_TIMEOUT_S", 0.5)
+    client = await api_client(aiohttp_client, resources)
+
+    async def trickle():
+        yield b'{"kind": '
+        await asyncio.sleep(2)
+        yield b'"run_model", "processor": "vegetation"}'
+
+    resp = await client.post("/api/tasks", data=trickle(), headers={"Content-Type": "application/json"})
+    assert resp.status == 408 and "did not arrive" in await error_of(resp)
