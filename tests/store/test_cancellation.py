@@ -34,16 +34,23 @@ def hold_write_lock(db, seconds: float, held: threading.Event) -> None:
     conn.close()
 
 
+async def cancelled_behind_a_writer(db, store, call, hold_s: float) -> asyncio.Task[None]:
+    """Another writer holds the lock for ``hold_s``; ``call()`` times out waiting for it.
+    Returns the writer's task (await it: the lock is free again)."""
+    held = threading.Event()
+    holder = asyncio.create_task(asyncio.to_thread(hold_write_lock, db, hold_s, held))
+    await asyncio.to_thread(held.wait, 5)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(hold_s / 5):
+            await call()
+    return holder
+
+
 async def test_begin_cancelled_while_another_writer_holds_the_lock(tmp_path):
     db = tmp_path / "h.db"
     async with Store.open(db, busy_timeout_ms=5000) as store:
-        held = threading.Event()
-        holder = asyncio.create_task(asyncio.to_thread(hold_write_lock, db, 1.0, held))
-        await asyncio.to_thread(held.wait, 5)
         # the API's health check times out while BEGIN IMMEDIATE waits for the lock
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.2):
-                await store.ping()
+        holder = await cancelled_behind_a_writer(db, store, store.ping, 1.0)
         await holder  # the other writer is done; the stale BEGIN has run meanwhile (or will)
         await store.ping()
         assert await store.add_items("sky", [spec("a")]) == {"a"}
@@ -56,12 +63,7 @@ async def test_begin_cancelled_while_another_writer_holds_the_lock(tmp_path):
 async def test_read_cancelled_while_a_stale_begin_is_queued(tmp_path):
     db = tmp_path / "h.db"
     async with Store.open(db, busy_timeout_ms=5000) as store:
-        held = threading.Event()
-        holder = asyncio.create_task(asyncio.to_thread(hold_write_lock, db, 0.5, held))
-        await asyncio.to_thread(held.wait, 5)
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.1):
-                await store.add_items("sky", [spec("a")])
+        holder = await cancelled_behind_a_writer(db, store, lambda: store.add_items("sky", [spec("a")]), 0.5)
         # a read right after (the stale BEGIN may still be queued): answers and leaves no transaction
         assert await store.schema_version() >= 5
         await holder
