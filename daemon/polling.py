@@ -113,6 +113,8 @@ class LeasedPollingLoop(ABC, Generic[T]):
             released = await self.release()
             if released:
                 log.info("leases_released", component=self.component, count=released)
+            if self._fatal is None:
+                await self.housekeeping()  # what this run leaves behind is swept now, not at the next start
 
     def start_work(self, work: T) -> None:
         """Handle ``work`` (already leased) in its own task, counted as in flight."""
@@ -121,7 +123,8 @@ class LeasedPollingLoop(ABC, Generic[T]):
         task.add_done_callback(self._done)
 
     async def housekeeping(self) -> None:
-        """Called at start and every :data:`HOUSEKEEPING_S` seconds (e.g. the staging sweep)."""
+        """Called at start, every :data:`HOUSEKEEPING_S` seconds and at stop (e.g. the staging
+        sweep); must not raise for a passing problem (it logs it)."""
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
