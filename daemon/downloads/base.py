@@ -34,6 +34,7 @@ from daemon.store.models import NOT_FOUND, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads")
 LIBRARY_CHECK_S = 5.0
+SWEEP_TIMEOUT_S = 30.0  # a listing that takes longer is left running; the next sweep waits for it
 
 
 def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
@@ -92,6 +93,7 @@ class Downloader(LeasedPollingLoop[Item]):
         self.settings = settings
         self.pool = pool
         self.on_downloaded = on_downloaded
+        self._sweeping: asyncio.Future[list[Path]] | None = None
         self._finishing: set[asyncio.Task[None]] = set()
         self._records: GroupCommit[Downloaded, bool] = GroupCommit(self._record_many)
         self.policies: dict[str, str] = {}  # source → its own duplicate policy (else on_existing)
@@ -146,15 +148,27 @@ class Downloader(LeasedPollingLoop[Item]):
         return set()
 
     async def housekeeping(self) -> None:
-        """Sweep the staging folder (:mod:`daemon.downloads.staging`)."""
+        """Sweep the staging folder (:mod:`daemon.downloads.staging`), unless the library is
+        unusable (a hung NAS mount would hang the listing) or a sweep is still running."""
+        if self.guard.state.paused or self._sweeping is not None:
+            return
+        sweeping = asyncio.ensure_future(sweep_staging(self.staging, self.store, self.busy_item_ids()))
+        self._sweeping = sweeping
+        sweeping.add_done_callback(self._swept)
         try:
-            swept = await sweep_staging(self.staging, self.store, self.busy_item_ids())
-        except OSError as exc:  # an unmounted NAS: the library guard reports it
-            log.warning("staging_sweep_failed", folder=str(self.staging), error=str(exc))
+            async with asyncio.timeout(SWEEP_TIMEOUT_S):
+                swept = await asyncio.shield(sweeping)
+        except (OSError, TimeoutError) as exc:  # the library guard reports the root's trouble
+            log.warning("staging_sweep_failed", folder=str(self.staging), error=f"{type(exc).__name__}: {exc}")
             return
         if swept:
             log.info("staging_swept", folder=str(self.staging), deleted=len(swept),
                      files=[p.name for p in swept[:10]])
+
+    def _swept(self, future: asyncio.Future[list[Path]]) -> None:
+        self._sweeping = None
+        if not future.cancelled():
+            future.exception()  # retrieved: a late failure was already reported (or is moot)
 
     @staticmethod
     def staging_name(item: Item, final: Path) -> str:
