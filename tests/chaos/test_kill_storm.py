@@ -94,5 +94,6 @@ async def test_kill_storm_loses_nothing(skycam, write_config, backend, kills):
     print(f"{backend}: {killed} kills, refetch ratio {figures['refetch_ratio']:.2f}")
     # a kill costs the downloads in flight (and ones fetched but not yet recorded): bounded by
     # twice the in-flight count per kill, far below refetching the range after every kill
-    in_flight = cfg.downloads.aria2.max_concurrent_downloads if backend == "aria2" else cfg.downloads.concurrency
+    downloads = cfg.downloads
+    in_flight = downloads.aria2.max_concurrent_downloads if backend == "aria2" else downloads.concurrency
     assert figures["refetch_ratio"] <= 1.0 + kills * 2 * in_flight / 72
