@@ -82,3 +82,12 @@ async def sweep_staging(folder: Path, store: Store, busy_ids: Collection[int]) -
     if doomed:
         await asyncio.to_thread(_unlink, doomed)
     return doomed
+
+
+def finished_leftover(staged: Path) -> bool:
+    """A staged file with bytes and no ``.aria2`` control file: aria2c finished it (it deletes
+    the control file at the end) or never saved one (then it is short, and fails to decode)."""
+    try:
+        return staged.stat().st_size > 0 and not staged.with_name(staged.name + ".aria2").exists()
+    except OSError:
+        return False

@@ -74,3 +74,28 @@ async def test_aria2_sweeps_at_start(filesite, tmp_path):
         assert names["done"] not in left(run.downloader.staging)
         assert not {names[k] for k in ("done_ctl", "failed", "failed_ctl", "unknown", "old_upload")} & left(
             run.downloader.staging)
+
+
+async def test_aria2_publishes_a_finished_leftover_instead_of_fetching_it_again(filesite, tmp_path):
+    """Issue 11 item 5: a killed run's aria2c finished an image nobody published; the next
+    run decodes and publishes it; a cut-short leftover is deleted and fetched."""
+    from tests.test_uploads import JPEG
+
+    site, base = filesite
+    site.files["whole.jpg"] = JPEG
+    site.files["short.jpg"] = JPEG
+    cfg = aria2_config(tmp_path)
+    async with open_resources(cfg, "test") as res:
+        await res.store.add_items("files", [file_item(base, "whole.jpg"), file_item(base, "short.jpg")])
+        ids = {r["key"]: r["id"] for r in await res.store._read("SELECT id, key FROM items")}
+        staging = res.downloader.staging
+    stage(staging, f"{ids['whole.jpg']:016x}-whole.jpg", JPEG, age_s=5)
+    stage(staging, f"{ids['short.jpg']:016x}-short.jpg", JPEG[: len(JPEG) // 2], age_s=5)
+    async with running(cfg) as run:
+        run.downloader.wake.set()
+        rows = await run.settle()
+    assert {r["status"] for r in rows.values()} == {"processed"}
+    assert site.requests["whole.jpg"] == 0 and site.requests["short.jpg"] == 1
+    for name in ("whole.jpg", "short.jpg"):
+        assert (cfg.library.root / "files" / name).read_bytes() == JPEG
+    assert left(staging) == set()

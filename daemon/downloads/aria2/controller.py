@@ -32,10 +32,11 @@ from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 from daemon.downloads.aria2.supervisor import Aria2Supervisor
 from daemon.downloads.base import LIBRARY_CHECK_S, Downloader, Target
-from daemon.downloads.finish import ChecksumMismatch, parse_checksum
+from daemon.downloads.finish import ChecksumMismatch, is_image, parse_checksum
 from daemon.downloads.layout import LayoutError
+from daemon.downloads.staging import finished_leftover
 from daemon.http import HttpClient
-from daemon.images import CorruptImage
+from daemon.images import FITS_SUFFIXES, CorruptImage
 from daemon.store import Item, Store, StoreDamaged, Transfer
 from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
@@ -145,6 +146,8 @@ class Aria2Downloader(Downloader):
             if await self.adopt_existing(item, target):
                 return
             staged = self.staging_path(item, target.final)
+            if await self._finished_before(item, target, staged):
+                return
             future = asyncio.get_running_loop().create_future()
             tracked = Tracked(item, target, staged, gid_for(item.id), future)
             self._tracked[tracked.gid] = tracked
@@ -295,6 +298,36 @@ class Aria2Downloader(Downloader):
                 tracked.outcome.set_result(status)
             return True
         return False
+
+    async def _finished_before(self, item: Item, target: Target, staged: Path) -> bool:
+        """An image a killed run's aria2c finished but nobody published (no control file, no
+        preallocation, unknown to aria2c now) is decoded and published instead of fetched
+        again. False when there is none, or it does not verify (then it is deleted)."""
+        decodable = is_image(target.final) and target.final.suffix.lower() not in FITS_SUFFIXES
+        if (self.settings.aria2.file_allocation != "none" or not decodable
+                or not await asyncio.to_thread(finished_leftover, staged)):
+            return False
+        with contextlib.suppress(TimeoutError):  # only aria2c can say it is not working on it
+            async with asyncio.timeout(self.settings.aria2.rpc_timeout_s):
+                await self.supervisor.ready.wait()
+        rpc = self.supervisor.rpc
+        if rpc is None or not self.supervisor.ready.is_set():
+            return False
+        try:
+            await rpc.call("aria2.tellStatus", gid_for(item.id), ["status"])
+            return False  # aria2c has it (a restored session): the normal path follows it
+        except Aria2Error:
+            pass  # "GID … is not found"
+        except Aria2Unavailable:
+            return False
+        try:
+            landed = await self.complete(item, target, staged)
+        except (CorruptImage, ChecksumMismatch) as exc:
+            log.info("staged_leftover_discarded", reason=str(exc))
+            await asyncio.to_thread(_delete_staged, staged)
+            return False
+        log.info("staged_leftover_published", path=str(landed), detail="finished before a restart")
+        return True
 
     async def _discard(self, tracked: Tracked | None) -> None:
         """Delete the staged file and its ``.aria2`` control file."""
