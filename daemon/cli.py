@@ -316,7 +316,7 @@ def _mib(n_bytes: int) -> str:
 
 
 def _status(cfg: Config, n_errors: int) -> int:
-    from daemon.source_health import describe, source_states
+    from daemon.source_health import describe, source_states, stale_limits
     from daemon.store import Store
 
     if not _has_database(cfg):
@@ -325,7 +325,7 @@ def _status(cfg: Config, n_errors: int) -> int:
     async def main_async() -> int:
         async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
             counts = await store.status_counts()
-            health = await source_states(store)
+            health = await source_states(store, stale_limits(cfg.sources))
             runs = await store.last_runs(5)
             errors = await store.last_errors(n_errors)
             transfers = await store.transfers(20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Model(BaseModel):
@@ -14,7 +14,11 @@ class _Model(BaseModel):
 
 class _RemoteSource(_Model):
     """Validators of the source configs: a cron ``schedule``, an http(s) ``base_url`` (for
-    those that have one)."""
+    those that have one); ``stale_after_s``: the source counts as failing when nothing of it
+    was downloaded for this long (a camera that publishes every 10 minutes: e.g. 3600);
+    unset, only failures count."""
+
+    stale_after_s: float | None = Field(None, gt=0)
 
     @field_validator("schedule", check_fields=False)
     @classmethod

@@ -21,7 +21,7 @@ from typing import Any
 
 from daemon.backfill import BackfillError, run_backfill
 from daemon.config import Config
-from daemon.source_health import describe, source_states
+from daemon.source_health import describe, source_states, stale_limits
 from daemon.store import NewItem, RunCounts, Store
 
 TOP_FOLDERS = 5
@@ -132,7 +132,7 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
                       "bytes": 0, "last_download": None}]
         runs = await store.run_stats(source)
         failures = await store.failure_codes(source)
-        health = await source_states(store)
+        health = await source_states(store, stale_limits(cfg.sources))
         for row in items:
             name = row["source"]
             paths = await store.item_paths(name)

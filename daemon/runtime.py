@@ -36,7 +36,7 @@ from daemon.images import set_max_pixels
 from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
-from daemon.source_health import SourceWatch
+from daemon.source_health import SourceWatch, stale_limits
 from daemon.sources import Source, build_source
 from daemon.sources.base import SourceError
 from daemon.store import StoreDamaged
@@ -204,7 +204,8 @@ class Daemon:
             with contextlib.suppress(Exception):  # the store check above reports store trouble
                 async with asyncio.timeout(max(1.0, tick / 2)):
                     self.failing_sources = sorted(
-                        n for n, st in (await self.source_watch.check(self.res.store)).items() if not st["ok"])
+                        n for n, st in (await self.source_watch.check(
+                            self.res.store, stale_limits(self.sources))).items() if not st["ok"])
             notify.status(self._status_line())
 
     def _wake_components(self) -> None:
@@ -225,7 +226,8 @@ class Daemon:
         if not cfg.api.enabled:
             return None
         health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
-                               lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s)
+                               lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s,
+                               stale_after_s=lambda: stale_limits(self.sources))
         uploads = UploadSources(res.store, res.downloader, cfg.uploads, res.worker.wake)
         tasks = TaskSources(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
                             cfg.api.max_task_range_days)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ class HealthSources:
     loop_lag_s: Callable[[], float]
     max_loop_lag_s: float
     min_free_bytes: int = 1 << 30
+    stale_after_s: Callable[[], Mapping[str, float | None]] = dict  # each source's stale_after_s
 
 
 async def check_store(store: Store, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
@@ -89,7 +90,7 @@ async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
     }
     healthy = all(c["ok"] for c in checks.values())
     try:
-        states = await asyncio.wait_for(source_states(src.store), CHECK_TIMEOUT_S)
+        states = await asyncio.wait_for(source_states(src.store, src.stale_after_s()), CHECK_TIMEOUT_S)
     except Exception as exc:  # the store check above already reports a store failure
         checks["sources"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "failing": []}
     else:

@@ -121,3 +121,34 @@ async def test_a_run_says_what_became_of_its_items(write_config, tmp_path):
     code, out, err = await cli_runner(tmp_path / "config.toml", {**os.environ})("status")
     assert code == 0, err
     assert "its items: 0 downloaded" in out, out
+
+
+async def test_a_source_that_stops_finding_anything_is_stale(filesite, write_config, tmp_path):
+    """No failures and no new items (a page layout that changed): with stale_after_s set, the
+    source is reported once nothing was downloaded for longer than that."""
+    site, base = filesite
+    site.files["old.jpg"] = JPEG
+    _, cfg = write_config(base, stale_after_s=3600)
+    async with open_resources(cfg, "test") as res:
+        await res.store.add_items("sky", [file_item(base, "old.jpg")])
+
+        async def landed() -> bool:
+            rows = await res.store._read("SELECT status FROM items")
+            return rows[0]["status"] not in ("discovered", "downloading")
+
+        await downloads_until(res, landed)
+        watch = SourceWatch()
+        assert (await watch.check(res.store, {"sky": 3600}))["sky"]["state"] == "ok"
+        await res.store._read("SELECT 1")
+        async with res.store._tx() as tx:  # the last success was two hours ago
+            await tx.execute("UPDATE items SET updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 hours')")
+        with structlog.testing.capture_logs() as logs:
+            states = await watch.check(res.store, {"sky": 3600})
+        assert states["sky"]["state"] == "stale" and "nothing downloaded for 2.0 h" in states["sky"]["reason"]
+        assert [(e["event"], e["state"]) for e in logs] == [("source_failing", "stale")]
+        health = health_of(res)
+        health.stale_after_s = lambda: {"sky": 3600}
+        _healthy, checks = await collect_health(health)
+        assert checks["sources"]["failing"] == ["sky"]
+    code, out, err = await cli_runner(tmp_path / "config.toml", {**os.environ})("status")
+    assert code == 0 and "sky: STALE: nothing downloaded for 2.0 h" in out, (out, err)
