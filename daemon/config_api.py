@@ -40,6 +40,8 @@ class ApiSettings(_Model):
     address, ``localhost``, ``127.0.0.1`` and ``::1``; any other ``Host`` header is refused
     (DNS rebinding). ``["*"]`` turns the check off (behind a reverse proxy that checks it).
     ``max_task_range_days``: the longest backfill range a task may ask for (400 beyond).
+    ``header_timeout_s``: a connection that has not sent a whole request head (or sits idle
+    between requests) this long is closed (slow clients cannot hold descriptors).
     """
 
     enabled: bool = True
@@ -47,6 +49,7 @@ class ApiSettings(_Model):
     token: str | None = Field(None, min_length=16)
     allowed_hosts: list[str] = Field(default_factory=list)
     max_task_range_days: int = Field(366, ge=1, le=100_000)
+    header_timeout_s: float = Field(15.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:

@@ -121,7 +121,10 @@ async def start_api(app: web.Application, settings: ApiSettings) -> web.AppRunne
         OSError: the address is taken or not available.
     """
     host, port = split_listen(settings.listen)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # aiohttp's keep-alive timer also runs while a new connection's request head is awaited:
+    # it is the header deadline (a stalled or idle client is closed after it)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           keepalive_timeout=settings.header_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -236,3 +236,25 @@ async def test_a_trickled_json_body_times_out_with_408(aiohttp_client, resources
 
     resp = await client.post("/api/tasks", data=trickle(), headers={"Content-Type": "application/json"})
     assert resp.status == 408 and "did not arrive" in await error_of(resp)
+
+
+async def test_a_stalled_request_head_is_closed_after_the_header_timeout(resources):
+    """Issue 11 item 13: 400 stalled clients held 817 descriptors for as long as they liked."""
+    import time
+
+    from daemon.api.app import start_api
+
+    settings = ApiSettings(listen="127.0.0.1:0", header_timeout_s=1.0)
+    runner = await start_api(build_app(health_of(resources), settings), settings)
+    try:
+        host, port = runner.addresses[0][:2]
+        for head in (b"", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"):  # idle, then half a head
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(head)
+            await writer.drain()
+            started = time.monotonic()
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+            assert time.monotonic() - started < 5
+            writer.close()
+    finally:
+        await runner.cleanup()
