@@ -15,7 +15,7 @@ from tests.conftest import skycam_config_text
 from tests.procs import DaemonProcess
 
 pytestmark = pytest.mark.chaos
-RELOADS = 40
+RELOADS = 100
 
 
 async def test_sighup_storm_keeps_the_daemon_alive_and_the_work_whole(skycam, tmp_path):
