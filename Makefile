@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench model clean
+.PHONY: run test lint bench chaos model clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "harvestd needs Python 3.11+")'
@@ -30,6 +30,9 @@ bench: $(STAMP)
 	$(PY) bench/bench_page_parse.py
 	$(PY) bench/bench_slooh.py
 	$(PY) bench/bench_scrape.py
+
+chaos: $(STAMP)
+	$(PY) bench/chaos.py --kills 20
 
 model: $(STAMP)
 	$(PY) scripts/build_octas_model.py
