@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_page_parse.py
 	$(PY) bench/bench_slooh.py
 	$(PY) bench/bench_scrape.py
+	$(PY) bench/bench_store.py
 
 chaos: $(STAMP)
 	$(PY) bench/chaos.py --kills 20
