@@ -95,6 +95,13 @@ class DownloadedFile:
     digest_header: str | None = None
 
 
+def _configured(settings: HttpSettings, netloc: str) -> HostLimit | None:
+    """``[http.hosts]``'s limit for ``netloc`` (``host:port``), named with or without the port."""
+    name = netloc.rpartition("@")[2]
+    bare = name[1:].partition("]")[0] if name.startswith("[") else name.rpartition(":")[0] or name
+    return settings.hosts.get(name) or settings.hosts.get(bare)
+
+
 async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
     chunks, size = [], 0
     async for chunk in resp.content.iter_chunked(1 << 16):
@@ -144,7 +151,7 @@ class HttpClient:
         old = self.settings
         self.settings = settings
         for host in list(self._hosts):
-            if old.hosts.get(host) != settings.hosts.get(host) or (
+            if _configured(old, host) != _configured(settings, host) or (
                 old.default_requests_per_minute != settings.default_requests_per_minute
             ):
                 del self._hosts[host]
@@ -152,7 +159,7 @@ class HttpClient:
     def suggest_host_limit(self, url: str, limit: HostLimit) -> None:
         """A source's default politeness for its host (used unless the config names the host)."""
         host = urlsplit(url).netloc
-        if host in self.settings.hosts or self._suggested.get(host) == limit:
+        if _configured(self.settings, host) is not None or self._suggested.get(host) == limit:
             return
         self._suggested[host] = limit
         self._hosts.pop(host, None)  # rebuilt with the new limit at the next request
@@ -161,12 +168,12 @@ class HttpClient:
         """The limit that applies to ``url``'s host: ``[http.hosts]``, else a source's
         suggestion, else None (``[http] default_requests_per_minute`` / ``limit_per_host``)."""
         host = urlsplit(url).netloc
-        return self.settings.hosts.get(host) or self._suggested.get(host)
+        return _configured(self.settings, host) or self._suggested.get(host)
 
     def _host(self, host: str) -> _Host:
         state = self._hosts.get(host)
         if state is None:
-            spec = self.settings.hosts.get(host) or self._suggested.get(host)
+            spec = _configured(self.settings, host) or self._suggested.get(host)
             rpm = spec.requests_per_minute if spec else self.settings.default_requests_per_minute
             limiter = AsyncLimiter(1, 60 / rpm) if rpm else None
             concurrent = spec.max_concurrent if spec else self.settings.limit_per_host

@@ -183,3 +183,16 @@ async def test_body_larger_than_the_cap_is_refused(server):
     async with HttpClient(HttpSettings(**FAST)) as http:
         with pytest.raises(HttpError, match="larger than 4 bytes"):
             await http.get_bytes(base + "/big", max_bytes=4)
+
+
+async def test_a_host_named_without_its_port_in_the_config_applies(server):
+    """Issue 13: ``[http.hosts."127.0.0.1"]`` did not apply to ``http://127.0.0.1:PORT/``, so a
+    source's suggested pace (NASA: 60/min) won over what the user configured."""
+    _script, base = server
+    configured = HttpSettings(hosts={"127.0.0.1": HostLimit(requests_per_minute=60000)}, **FAST)
+    async with HttpClient(configured) as http:
+        http.suggest_host_limit(base, HostLimit(requests_per_minute=60))  # ignored: configured
+        assert http.host_limit(base) == HostLimit(requests_per_minute=60000)
+        started = time.monotonic()
+        await asyncio.gather(*(http.get_bytes(f"{base}/p{i}") for i in range(11)))
+        assert time.monotonic() - started < 2.0
