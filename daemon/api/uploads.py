@@ -91,11 +91,12 @@ async def _receive(part: BodyPartReader, staged: Path, max_bytes: int) -> tuple[
             if ext is not None and len(buffer) >= CHUNK_BYTES:
                 await asyncio.to_thread(_write, fh, bytes(buffer))
                 buffer.clear()
-        if not buffer:
+        if size == 0:
             raise web.HTTPBadRequest(reason="the file part is empty")
-        if ext is None:
+        if ext is None:  # fewer bytes than the longest magic number
             ext = _sniff_or_415(bytes(buffer))
-        await asyncio.to_thread(_write, fh, bytes(buffer))
+        if buffer:
+            await asyncio.to_thread(_write, fh, bytes(buffer))
     finally:
         await asyncio.to_thread(fh.close)
     return size, ext

@@ -258,3 +258,12 @@ async def test_a_stalled_request_head_is_closed_after_the_header_timeout(resourc
             writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_an_upload_of_exactly_one_mebibyte_is_not_called_empty(aiohttp_client, resources):
+    """The buffer is flushed at every 1 MiB: a file of exactly that size left it empty."""
+    client = await api_client(aiohttp_client, resources)
+    data = JPEG + b"\x00" * ((1 << 20) - len(JPEG))  # trailing bytes after EOI still decode
+    assert len(data) == 1 << 20
+    resp = await client.post("/api/uploads", data=form(data, "mib.jpg"))
+    assert resp.status == 202, await resp.text()
