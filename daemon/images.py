@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def max_pixels() -> int:
 
 def header_size(path: Path) -> tuple[int, int]:
     """(W, H) in pixels from the file's header only (no pixel data decoded): Pillow for JPEG,
-    PNG…, tifffile's first series for TIFF.
+    PNG…, tifffile's first series for TIFF (H folds in any page or other non-sample axis).
 
     Raises:
         CorruptImage: the header cannot be read.
@@ -51,7 +52,11 @@ def header_size(path: Path) -> tuple[int, int]:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
                 dims = dict(zip(series.axes, series.shape, strict=True))
-                return int(dims.get("X", 1)), int(dims.get("Y", 1))
+                # every axis but samples/channels counts as pixels (pages, time, unknown "Q"…):
+                # what decoding the series costs, whatever its layout
+                samples = math.prod(v for a, v in dims.items() if a in "SC")
+                width = int(dims.get("X", 1))
+                return width, max(1, math.prod(series.shape) // max(1, samples) // max(1, width))
         with Image.open(path) as img:
             return img.size
     except Image.DecompressionBombError as exc:  # over twice Pillow's limit: refused on open
