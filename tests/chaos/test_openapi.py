@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def daemon_url(tmp_path_factory) -> Iterator[str]:
             url = json.loads(line)["url"].rsplit("/api/health", 1)[0]
             break
     assert url, "the daemon did not start its API"
+    # keep reading its log: a full pipe would block the daemon's event loop mid-test
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
     try:
         yield url
     finally:
