@@ -52,7 +52,7 @@ def daemon_url(tmp_path_factory) -> Iterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.communicate(timeout=60)
+        proc.wait(timeout=60)
 
 
 # CI: a fixed sequence of examples (a failure is a regression, never luck); set
