@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Validate the config; print the reason and exit 2 if invalid.")
     _common(check)
 
+    backup = sub.add_parser(
+        "backup", help="an online, verified copy of the database (safe while the daemon runs)",
+        description="Copy the database to DEST (a file, or a folder for harvest-<UTC time>.db) "
+                    "with VACUUM INTO while the daemon keeps running, check the copy with PRAGMA "
+                    "integrity_check, and only then give it its name. Prints one line: the path, "
+                    "its size and the items in it. Restore: README, \"Backups and restores\".")
+    backup.add_argument("dest", type=Path, metavar="DEST", help="a new file, or an existing folder")
+    _common(backup)
+
     status = sub.add_parser("status", help="counts per status, recent runs and errors, from the DB",
                             description="Print item and result counts per status, the last runs "
                                         "and the last errors, read from the database.")
@@ -155,7 +164,24 @@ def main(argv: list[str] | None = None) -> int:
         return _retry(cfg, args)
     if args.command == "stats":
         return _stats(cfg, args.source)
+    if args.command == "backup":
+        return _backup(cfg, args.dest)
     return _status(cfg, args.errors)
+
+
+def _backup(cfg: Config, dest: Path) -> int:
+    from daemon.store.backup import BackupError, backup_database
+
+    if not _has_database(cfg):
+        return EXIT_FAILURE
+    try:
+        made = backup_database(cfg.db_path, dest, cfg.store.busy_timeout_ms)
+    except BackupError as exc:
+        print(f"harvestd backup: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"backup {made.path}: {made.size_bytes} bytes, {made.items} items, integrity ok "
+          f"({made.seconds:.1f} s)", flush=True)
+    return EXIT_OK
 
 
 def _check_config(path: Path, cfg: Config) -> int:
