@@ -25,6 +25,7 @@ from daemon.config import LibrarySettings
 log = structlog.get_logger("daemon.library")
 CHECK_TIMEOUT_S = 10.0
 MIB = 1 << 20
+FULL = "full"  # how root_problem's answer for a root below min_free_bytes begins
 
 
 def root_problem(root: Path, require_mount: bool, min_free_bytes: int = 0) -> str | None:
@@ -39,7 +40,7 @@ def root_problem(root: Path, require_mount: bool, min_free_bytes: int = 0) -> st
     if min_free_bytes:
         free = shutil.disk_usage(root).free
         if free < min_free_bytes:
-            return (f"full ({free / MIB:.1f} MiB free, below [library] min_free_bytes = "
+            return (f"{FULL} ({free / MIB:.1f} MiB free, below [library] min_free_bytes = "
                     f"{min_free_bytes / MIB:.0f} MiB)")
     return None
 
@@ -50,6 +51,7 @@ class LibraryState:
 
     root: Path | None
     reason: str | None = None
+    full: bool = False  # the main root is below min_free_bytes (the reason says how much is free)
 
     @property
     def paused(self) -> bool:
@@ -68,13 +70,14 @@ class LibraryGuard:
         """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``)."""
         s = self.settings
         problem = await self._problem(s.root, s.require_mount, s.min_free_bytes)
+        full = problem is not None and problem.startswith(FULL)
         if problem is None:
             state = LibraryState(s.root)
         elif (s.fallback_root is not None
               and await self._problem(s.fallback_root, False, s.min_free_bytes) is None):
-            state = LibraryState(s.fallback_root, f"{s.root} {problem}")
+            state = LibraryState(s.fallback_root, f"{s.root} {problem}", full)
         else:
-            state = LibraryState(None, f"{s.root} {problem}")
+            state = LibraryState(None, f"{s.root} {problem}", full)
         self._log_change(state)
         self.state = state
         return state

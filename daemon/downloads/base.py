@@ -26,7 +26,7 @@ from daemon.downloads.finish import Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.downloads.staging import sweep_staging
 from daemon.images import verify_file
-from daemon.library import LibraryGuard
+from daemon.library import LibraryGuard, LibraryState
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
 from daemon.store import Downloaded, Item, Store
@@ -136,12 +136,18 @@ class Downloader(LeasedPollingLoop[Item]):
         Returns False for other errors (the caller fails the item)."""
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return False
-        self._checked_at = -LIBRARY_CHECK_S
+        await self.recheck_library()
+        await self.retry_later(item, STORAGE_ERROR, f"disk full: {exc}")
+        return True
+
+    async def recheck_library(self) -> LibraryState:
+        """Check the library now rather than at the next ``LIBRARY_CHECK_S`` tick (after a write
+        failed); the root files go to follows the answer."""
+        self._checked_at = asyncio.get_running_loop().time()
         state = await self.guard.check()
         if state.root is not None:
             self.library_root = state.root
-        await self.retry_later(item, STORAGE_ERROR, f"disk full: {exc}")
-        return True
+        return state
 
     def busy_item_ids(self) -> set[int]:
         """Items whose staged files this process is using now (the sweep leaves them)."""

@@ -31,7 +31,7 @@ from daemon.downloads.aria2.errors import Aria2Failure, classify
 from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 from daemon.downloads.aria2.supervisor import Aria2Supervisor
-from daemon.downloads.base import LIBRARY_CHECK_S, Downloader, Target
+from daemon.downloads.base import Downloader, Target
 from daemon.downloads.finish import ChecksumMismatch, is_image, parse_checksum
 from daemon.downloads.layout import LayoutError
 from daemon.downloads.staging import finished_leftover
@@ -235,9 +235,8 @@ class Aria2Downloader(Downloader):
     async def _out_of_space(self) -> bool:
         """Re-check the library now: True when it is full (downloads then pause until space
         is back, see :mod:`daemon.library`)."""
-        self._checked_at = -LIBRARY_CHECK_S
-        state = await self.guard.check()
-        return state.paused and "full" in (state.reason or "")
+        state = await self.recheck_library()
+        return state.paused and state.full
 
     async def _submit(self, tracked: Tracked) -> None:
         """Add to aria2c unless it already has this GID; while aria2c is down, the first
