@@ -21,7 +21,7 @@ from typing import Any
 
 from daemon.backfill import BackfillError, run_backfill
 from daemon.config import Config
-from daemon.source_health import describe, source_states, stale_limits
+from daemon.source_health import describe_state, source_states, stale_limits
 from daemon.store import NewItem, RunCounts, Store
 
 TOP_FOLDERS = 5
@@ -141,5 +141,5 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
             lines += stats_lines(row, [r for r in runs if r["source"] == name],
                                  [f for f in failures if f["source"] == name], folders, kind)
             if name in health:
-                lines.append("  health: " + describe(name, health[name]).split(": ", 1)[1])
+                lines.append("  health: " + describe_state(health[name]))
     return lines

@@ -108,15 +108,19 @@ class SourceWatch:
 
 
 def describe(name: str, state: dict[str, Any]) -> str:
-    """One line for ``harvestd status`` / ``stats``: the state, its numbers and the latest error."""
+    """One line for ``harvestd status``: ``NAME: `` and :func:`describe_state`."""
+    return f"{name}: {describe_state(state)}"
+
+
+def describe_state(state: dict[str, Any]) -> str:
+    """The state of one :func:`assess`, its numbers and the latest error, in words."""
     if state["state"] == "ok":
-        return f"{name}: ok; last success {state['last_success_at'] or 'never'}"
+        return f"ok; last success {state['last_success_at'] or 'never'}"
+    if state["state"] == "stale":
+        return f"STALE: {state['reason']}"
     waiting = (f"{state['retrying']} waiting to retry (next attempt {state['next_attempt_at']})"
                if state["retrying"] else "none waiting to retry")
-    if state["state"] == "stale":
-        return f"{name}: STALE: {state['reason']}"
-    head = f"{name}: FAILING since {state['failing_since']}" if state["state"] == "failing" else \
-        f"{name}: retrying"
+    head = f"FAILING since {state['failing_since']}" if state["state"] == "failing" else "retrying"
     return (f"{head}; last success {state['last_success_at'] or 'never'}; "
             f"{state['failed_since_success']} failed since, {waiting}; "
             f"latest error [{state['last_error_code']}] {state['last_error']}")

@@ -8,7 +8,7 @@ from typing import Any
 from daemon.store.base import StoreBase
 from daemon.store.models import utc_now_iso
 
-_DONE = "('downloaded', 'processing', 'processed', 'uploaded')"
+DONE_STATUSES = "('downloaded', 'processing', 'processed', 'uploaded')"  # SQL: the file is in the library
 
 
 def _where_source(source: str | None, column: str = "source") -> tuple[str, list[Any]]:
@@ -63,11 +63,11 @@ class ReportQueries(StoreBase):
         where, params = _where_source(source)
         rows = await self._read(
             "SELECT source, COUNT(*) AS items,"
-            f" SUM(status IN {_DONE}) AS done,"
+            f" SUM(status IN {DONE_STATUSES}) AS done,"
             " SUM(status = 'failed') AS failed,"
             " SUM(status IN ('discovered', 'downloading')) AS waiting,"
-            f" COALESCE(SUM(CASE WHEN status IN {_DONE} THEN bytes END), 0) AS bytes,"
-            f" MAX(CASE WHEN status IN {_DONE} THEN updated_at END) AS last_download"
+            f" COALESCE(SUM(CASE WHEN status IN {DONE_STATUSES} THEN bytes END), 0) AS bytes,"
+            f" MAX(CASE WHEN status IN {DONE_STATUSES} THEN updated_at END) AS last_download"
             f" FROM items WHERE 1 = 1{where} GROUP BY source ORDER BY source", params)
         return [dict(r) for r in rows]
 
@@ -87,7 +87,7 @@ class ReportQueries(StoreBase):
         (``last_error_code``, ``last_error``, ``last_error_at``)."""
         rows = await self._read(
             "WITH ok AS (SELECT source, MAX(updated_at) AS at FROM items"
-            f"  WHERE status IN {_DONE} GROUP BY source),"
+            f"  WHERE status IN {DONE_STATUSES} GROUP BY source),"
             " bad AS (SELECT i.* FROM items i LEFT JOIN ok ON ok.source = i.source"
             "  WHERE (i.status = 'failed' OR (i.status = 'discovered' AND i.error_code IS NOT NULL))"
             "  AND (ok.at IS NULL OR i.updated_at > ok.at)),"
@@ -117,5 +117,5 @@ class ReportQueries(StoreBase):
         """Library paths of the downloaded items (for folder statistics)."""
         where, params = _where_source(source)
         rows = await self._read(
-            f"SELECT path FROM items WHERE path IS NOT NULL AND status IN {_DONE}{where}", params)
+            f"SELECT path FROM items WHERE path IS NOT NULL AND status IN {DONE_STATUSES}{where}", params)
         return [r["path"] for r in rows]

@@ -38,10 +38,8 @@ from daemon.store.models import (
     RunCounts,
     utc_now_iso,
 )
-from daemon.store.reports import ReportQueries
+from daemon.store.reports import DONE_STATUSES, ReportQueries
 from daemon.store.tasks import TaskQueries
-
-_DONE = "('downloaded', 'processing', 'processed', 'uploaded')"
 
 ADD_BATCH = 1000  # rows per add_items transaction
 
@@ -402,7 +400,8 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         (not downloaded yet, retries included)."""
         rows = await self._read(
             "SELECT r.*,"
-            f" (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.status IN {_DONE}) AS items_done,"
+            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
+            f"  AND i.status IN {DONE_STATUSES}) AS items_done,"
             " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.status = 'failed') AS items_failed,"
             " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
             "  AND i.status IN ('discovered', 'downloading')) AS items_waiting"
