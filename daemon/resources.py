@@ -7,6 +7,7 @@ daemon (``harvestd run``) and by one-shot commands (``harvestd backfill``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -74,4 +75,9 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         downloader = await build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),
                                       name=f"{role}-{source}" if source else role, source=source,
                                       on_downloaded=worker.wake.set)
-        yield Resources(cfg, store, http, pool, processors, downloader, worker)
+        try:
+            yield Resources(cfg, store, http, pool, processors, downloader, worker)
+        finally:  # the components have stopped: no run of this process can still be going
+            with contextlib.suppress(Exception):  # a damaged store was reported where it failed
+                if closed := await store.close_own_runs():
+                    log.warning("runs_closed_at_stop", count=closed, status="interrupted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,10 @@ from typing import Any
 
 import aiosqlite
 
+from daemon.aio import lease_owner
 from daemon.store.damage import StoreDamaged, is_damage
+
+_STORE_NUMBERS = itertools.count(1)
 
 
 class StoreBase:
@@ -29,6 +33,9 @@ class StoreBase:
         self._lock = asyncio.Lock()
         self._unsettled = False
         self.path = path
+        #: owner of the runs this store opens (``host:pid:runN``): one per Store, so closing
+        #: "my runs" never touches another Store's in the same process
+        self.run_owner = lease_owner(f"run{next(_STORE_NUMBERS)}")
 
     async def _settle(self) -> None:
         """After an interrupted call: wait out queued statements, undo an open transaction."""

@@ -26,7 +26,6 @@ from typing import Any
 
 import aiosqlite
 
-from daemon.aio import lease_owner
 from daemon.store.base import _Tx
 from daemon.store.damage import QUICK_CHECK_ERRORS, StoreDamaged, is_damage, quick_check_rows
 from daemon.store.downloads import DownloadQueries
@@ -337,7 +336,7 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         async with self._tx() as db:
             cur = await db.execute(
                 "INSERT INTO runs (source, trigger, started_at, owner) VALUES (?, ?, ?, ?)",
-                (source, trigger, utc_now_iso(), lease_owner("run")),
+                (source, trigger, utc_now_iso(), self.run_owner),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -351,6 +350,23 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
                 (utc_now_iso(), status, counts.total, counts.new, counts.duplicates,
                  counts.failed, error, run_id),
             )
+
+    async def close_own_runs(self) -> int:
+        """Close as ``interrupted`` the runs this store opened that are still ``running``.
+
+        The last word of a process's resources: a run cancelled at stop inside its own
+        ``start_run`` (the row committed, its id never returned) or again while its
+        ``finish_run`` was shielded would otherwise stay ``running`` under a live owner.
+        Returns how many were closed.
+        """
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?,"
+                " error = 'the process stopped before the run ended'"
+                " WHERE status = 'running' AND owner = ?",
+                (utc_now_iso(), self.run_owner),
+            )
+            return int(cur.rowcount)
 
     async def close_orphan_runs(self, is_dead: Callable[[str], bool]) -> int:
         """Close as ``interrupted`` every ``running`` run whose owner ``is_dead`` (a killed

@@ -39,3 +39,34 @@ async def test_killed_process_runs_are_closed_as_interrupted_at_the_next_start(w
     raw = sqlite3.connect(cfg.db_path)
     assert raw.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
     raw.close()
+
+
+async def test_a_run_cancelled_at_any_instant_is_never_left_running(skycam, write_config):
+    """A scheduled run cancelled at stop after 0, 1, 2 … loop turns — inside ``start_run``'s
+    commit, or again while its ``finish_run`` is shielded — is closed when the process's
+    resources close (CI, issue 11: a daemon stopped right after its start-up run began left
+    that run ``running`` with its own, live, owner)."""
+    from datetime import UTC, datetime
+
+    from daemon.harvest import harvest_window
+    from daemon.sources import build_source
+
+    site, base = skycam
+    site.latency_s = 0.05
+    _, cfg = write_config(base)
+    for turns in range(0, 30):
+        async with open_resources(cfg, "daemon") as res:
+            source = build_source("sky", cfg.sources["sky"])
+            run = harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http)
+            task = asyncio.create_task(run)
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            for _ in range(turns % 3):  # a second cancel while the run is being closed
+                await asyncio.sleep(0)
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        raw = sqlite3.connect(cfg.db_path)
+        running = raw.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
+        raw.close()
+        assert running == [], f"cancelled after {turns} turns"
