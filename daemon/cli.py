@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -192,11 +193,42 @@ def _check_config(path: Path, cfg: Config) -> int:
         print(f"{path}: downloads.backend = \"aria2\" but {cfg.downloads.aria2.binary!r} is not on PATH"
               " (install Debian's 'aria2' package)", file=sys.stderr)
         return EXIT_USAGE
+    problems = _unwritable(cfg)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
     backend = "builtin" if cfg.downloads.backend == "builtin" or aria2c is None else f"aria2 ({aria2c})"
     names = ", ".join(f"{n} ({s.kind})" for n, s in cfg.sources.items()) or "none"
     print(f"{path}: OK; database {cfg.db_path}; library {cfg.library.root}; downloads: {backend};"
           f" sources: {names}")
     return EXIT_OK
+
+
+def _unwritable(cfg: Config) -> list[str]:
+    """The folders of ``cfg`` this user cannot write, one sentence each (naming the key)."""
+    from daemon.writable import writable_problem
+
+    folders: list[tuple[str, Path]] = [("data_dir", cfg.data_dir), ("store.path", cfg.db_path.parent)]
+    # a share not mounted yet is not a config error: the daemon waits for it (or uses
+    # fallback_root) and says so
+    if not cfg.library.require_mount or os.path.ismount(cfg.library.root):
+        folders.append(("library.root", cfg.library.root))
+    if cfg.library.fallback_root is not None:
+        folders.append(("library.fallback_root", cfg.library.fallback_root))
+    if cfg.downloads.staging_dir is not None:
+        folders.append(("downloads.staging_dir", cfg.downloads.staging_dir))
+    problems: list[str] = []
+    refused: list[Path] = []
+    for key, folder in folders:
+        if any(folder == r or r in folder.parents for r in refused):
+            continue  # inside a folder already reported: one line is enough
+        if (problem := writable_problem(folder)) is not None:
+            refused.append(folder)
+            hint = " (under systemd the unit sets HARVESTD_DATA_DIR to its state directory)" \
+                if key == "data_dir" else ""
+            problems.append(f"{key}: {problem}{hint}")
+    return problems
 
 
 def _run(path: Path, cfg: Config) -> int:

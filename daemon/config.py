@@ -138,13 +138,42 @@ class LibrarySettings(_Model):
     ``require_mount``: the root must be a mount point (a NAS share), or nothing is written
     there; ``fallback_root``: where files go while the root is unusable (else downloads pause);
     ``min_free_bytes``: below this much free space the root counts as full (downloads pause
-    until space is back, instead of failing item after item with ENOSPC).
+    until space is back, instead of failing item after item with ENOSPC). ``root`` unset:
+    ``{data_dir}/library``. ``file_mode`` / ``dir_mode``: permission bits of published files
+    and of the folders made for them (TOML ``0o644`` or ``"0644"``; unset: the umask decides),
+    e.g. so NAS users outside the ``harvestd`` group can read the images.
     """
 
     root: Path = Path("library")
     fallback_root: Path | None = None
     require_mount: bool = False
     min_free_bytes: int = Field(64 << 20, ge=0)
+    file_mode: int | None = Field(None, ge=0, le=0o777)
+    dir_mode: int | None = Field(None, ge=0, le=0o777)
+
+    @field_validator("file_mode", "dir_mode", mode="before")
+    @classmethod
+    def _octal(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return int(value.removeprefix("0o"), 8)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an octal mode such as \"0644\"") from None
+        return value
+
+    @field_validator("file_mode")
+    @classmethod
+    def _owner_can_write(cls, value: int | None) -> int | None:
+        if value is not None and value & 0o600 != 0o600:
+            raise ValueError(f"{value:#o} would lock harvestd out of its own files (needs 0o600)")
+        return value
+
+    @field_validator("dir_mode")
+    @classmethod
+    def _owner_can_enter(cls, value: int | None) -> int | None:
+        if value is not None and value & 0o700 != 0o700:
+            raise ValueError(f"{value:#o} would lock harvestd out of its own folders (needs 0o700)")
+        return value
 
 
 class WorkerSettings(_Model):
@@ -341,7 +370,7 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     }
     store = cfg.store.model_copy(update={"path": absolute(cfg.store.path)} if cfg.store.path else {})
     library = cfg.library.model_copy(update={
-        "root": absolute(cfg.library.root),
+        "root": absolute(cfg.library.root) if "root" in cfg.library.model_fields_set else data_dir / "library",
         "fallback_root": absolute(cfg.library.fallback_root) if cfg.library.fallback_root else None,
     })
     staging = absolute(cfg.downloads.staging_dir) if cfg.downloads.staging_dir else None

@@ -32,7 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from daemon.aio import run_in_pool
 from daemon.api.params import parse_json, path_id
 from daemon.config_api import UploadSettings
-from daemon.downloads.base import Downloader
+from daemon.downloads.base import Downloader, file_modes
 from daemon.downloads.finish import publish, seal
 from daemon.downloads.layout import LayoutError, render_layout, resolve_in_root, sanitize_component
 from daemon.images import CorruptImage, ImageTooLarge, verify_upload
@@ -203,7 +203,8 @@ async def _upload(request: web.Request, src: UploadSources) -> web.Response:
         root = await asyncio.to_thread(src.downloader.library_root.resolve)
         final = await asyncio.to_thread(resolve_in_root, root, relative)
         sealed = await asyncio.to_thread(seal, staged)
-        landed = await asyncio.to_thread(publish, staged, final, "rename")
+        modes = file_modes(src.downloader.guard.settings)
+        landed = await asyncio.to_thread(publish, staged, final, "rename", modes)
     except LayoutError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
     finally:

@@ -22,7 +22,7 @@ import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
 from daemon.config import DownloadSettings, LibrarySettings
-from daemon.downloads.finish import Sealed, is_image, publish, seal
+from daemon.downloads.finish import FileModes, Sealed, is_image, publish, seal
 from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.downloads.staging import sweep_staging
 from daemon.images import verify_file
@@ -38,16 +38,21 @@ SWEEP_TIMEOUT_S = 30.0  # a listing that takes longer is left running; the next 
 
 
 def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
-                      expected_size: int | None, mtime: float | None) -> tuple[Sealed, Path]:
+                      expected_size: int | None, mtime: float | None, modes: FileModes) -> tuple[Sealed, Path]:
     sealed = seal(staged, checksum, expected_size)
-    return sealed, _publish(staged, final, policy, mtime)
+    return sealed, _publish(staged, final, policy, mtime, modes)
 
 
-def _publish(staged: Path, final: Path, policy: str, mtime: float | None) -> Path:
-    landed = publish(staged, final, policy)
+def _publish(staged: Path, final: Path, policy: str, mtime: float | None, modes: FileModes) -> Path:
+    landed = publish(staged, final, policy, modes)
     if mtime is not None:  # after: a copy across file systems would not keep it
         os.utime(landed, (mtime, mtime))
     return landed
+
+
+def file_modes(library: LibrarySettings) -> FileModes:
+    """``[library] file_mode`` / ``dir_mode`` as :class:`FileModes`."""
+    return FileModes(library.file_mode, library.dir_mode)
 
 
 def capture_mtime(item: Item) -> float | None:
@@ -238,14 +243,15 @@ class Downloader(LeasedPollingLoop[Item]):
         try:
             policy = self.policy_for(item)
             mtime = capture_mtime(item) if self.settings.set_mtime else None
+            modes = file_modes(self.guard.settings)
             if self.settings.verify_images and is_image(target.final):
                 sealed = await asyncio.to_thread(seal, staged, checksum or item.checksum, expected_size)
                 await run_in_pool(self.pool, verify_file, staged)
-                landed = await asyncio.to_thread(_publish, staged, target.final, policy, mtime)
+                landed = await asyncio.to_thread(_publish, staged, target.final, policy, mtime, modes)
             else:  # one trip to a thread: seal and publish
                 sealed, landed = await asyncio.to_thread(_seal_and_publish, staged, target.final,
                                                          policy, checksum or item.checksum, expected_size,
-                                                         mtime)
+                                                         mtime, modes)
             await self._record(item, target, landed, sealed, adopted=False)
         finally:
             if task is not None:

@@ -135,10 +135,40 @@ def _link_no_clobber(staged: Path, final: Path) -> bool:
     return True
 
 
-def _copy_across(staged: Path, final: Path) -> None:
+@dataclass(frozen=True)
+class FileModes:
+    """Permission bits (``[library] file_mode`` / ``dir_mode``) given to published files and
+    to the folders made for them; ``None`` leaves them to the process umask (the unit's
+    ``UMask=0027``: 0640 files, 0750 folders)."""
+
+    file: int | None = None
+    dir: int | None = None
+
+
+def make_dirs(folder: Path, mode: int | None) -> None:
+    """``mkdir -p folder``; each folder it creates gets ``mode`` (chmod: the umask does not
+    narrow it). Existing folders are left as they are."""
+    if mode is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir()
+        except FileExistsError:  # made meanwhile by another task: not ours to change
+            continue
+        os.chmod(made, mode)
+
+
+def _copy_across(staged: Path, final: Path, file_mode: int | None) -> None:
     part = final.with_name(final.name + ".part")
     try:
         shutil.copyfile(staged, part)
+        if file_mode is not None:
+            os.chmod(part, file_mode)
         with part.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(part, final)
@@ -147,18 +177,22 @@ def _copy_across(staged: Path, final: Path) -> None:
     staged.unlink()
 
 
-def publish(staged: Path, final: Path, policy: str) -> Path:
+def publish(staged: Path, final: Path, policy: str, modes: FileModes = FileModes()) -> Path:
     """Move a sealed file to ``final`` (blocking: run in a thread); returns where it landed.
 
     ``policy`` applies when ``final`` exists: ``overwrite`` and ``skip`` replace it (skip
     was decided before fetching), ``rename`` picks ``name-1.ext``, ``name-2.ext``… without
     ever clobbering a file that appears meanwhile (hard links refuse to overwrite).
 
+    ``modes`` are set on the file before it appears (and on the folders made for it).
+
     Raises:
         LayoutError: no free name left (``rename``).
         OSError: the move failed.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent, modes.dir)
+    if modes.file is not None:
+        os.chmod(staged, modes.file)
     if policy == "rename":
         candidates = [final] + [final.with_name(f"{final.stem}-{n}{final.suffix}") for n in range(1, 10_000)]
         for candidate in candidates:
@@ -180,6 +214,6 @@ def publish(staged: Path, final: Path, policy: str) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        _copy_across(staged, final)
+        _copy_across(staged, final, modes.file)
     fsync_dir(final.parent)
     return final
