@@ -360,11 +360,12 @@ def _stats(cfg: Config, source: str | None) -> int:
 def _library_line(cfg: Config) -> str:
     from daemon.library import root_problem
 
-    lib = cfg.library
-    problem = root_problem(lib.root, lib.require_mount, lib.min_free_bytes)
+    lib, staging = cfg.library, cfg.downloads.staging_dir
+    problem = root_problem(lib.root, lib.require_mount, lib.min_free_bytes, staging)
     if problem is None:
         return f"library {lib.root}: ok"
-    if lib.fallback_root is not None and root_problem(lib.fallback_root, False, lib.min_free_bytes) is None:
+    if lib.fallback_root is not None and root_problem(lib.fallback_root, False, lib.min_free_bytes,
+                                                      staging) is None:
         return f"library {lib.root}: {problem}; files go to the fallback {lib.fallback_root}"
     return f"library {lib.root}: {problem}; downloads paused until it is back"
 

@@ -28,15 +28,29 @@ MIB = 1 << 20
 FULL = "full"  # how root_problem's answer for a root below min_free_bytes begins
 
 
-def root_problem(root: Path, require_mount: bool, min_free_bytes: int = 0) -> str | None:
+def _missing(root: Path) -> str:
+    parent = root.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"missing (it cannot be created: {parent} not writable)"
+    return "missing"
+
+
+def root_problem(root: Path, require_mount: bool, min_free_bytes: int = 0,
+                 staging_dir: Path | None = None) -> str | None:
     """Why ``root`` cannot take files right now (blocking), or None when it can: missing, not
-    a folder, not mounted, not writable, or full (less than ``min_free_bytes`` free)."""
+    a folder, not mounted, not writable, its staging folder (``staging_dir``, else
+    ``root/.partial``) not writable, or full (less than ``min_free_bytes`` free)."""
     if not root.is_dir():
-        return "missing" if not root.exists() else "not a folder"
+        return _missing(root) if not root.exists() else "not a folder"
     if require_mount and not os.path.ismount(root):
         return "not mounted"
     if not os.access(root, os.W_OK | os.X_OK):
         return "not writable"
+    staging = staging_dir or root / ".partial"
+    if staging.exists() and not os.access(staging, os.W_OK | os.X_OK):
+        return f"staging folder {staging} not writable"
     if min_free_bytes:
         free = shutil.disk_usage(root).free
         if free < min_free_bytes:
@@ -66,15 +80,16 @@ class LibraryGuard:
         self.state = LibraryState(settings.root)
         self._last: tuple[Path | None, str | None] | None = None
 
-    async def check(self) -> LibraryState:
-        """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``)."""
+    async def check(self, staging_dir: Path | None = None) -> LibraryState:
+        """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``); ``staging_dir`` is
+        ``[downloads] staging_dir`` (else each root's ``.partial`` is checked)."""
         s = self.settings
-        problem = await self._problem(s.root, s.require_mount, s.min_free_bytes)
+        problem = await self._problem(s.root, s.require_mount, s.min_free_bytes, staging_dir)
         full = problem is not None and problem.startswith(FULL)
         if problem is None:
             state = LibraryState(s.root)
         elif (s.fallback_root is not None
-              and await self._problem(s.fallback_root, False, s.min_free_bytes) is None):
+              and await self._problem(s.fallback_root, False, s.min_free_bytes, staging_dir) is None):
             state = LibraryState(s.fallback_root, f"{s.root} {problem}", full)
         else:
             state = LibraryState(None, f"{s.root} {problem}", full)
@@ -82,10 +97,11 @@ class LibraryGuard:
         self.state = state
         return state
 
-    async def _problem(self, root: Path, require_mount: bool, min_free_bytes: int) -> str | None:
+    async def _problem(self, root: Path, require_mount: bool, min_free_bytes: int,
+                       staging_dir: Path | None) -> str | None:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
-                return await asyncio.to_thread(root_problem, root, require_mount, min_free_bytes)
+                return await asyncio.to_thread(root_problem, root, require_mount, min_free_bytes, staging_dir)
         except TimeoutError:
             return f"not answering within {CHECK_TIMEOUT_S:g} s"
 

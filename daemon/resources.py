@@ -54,7 +54,10 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(cfg.data_dir.mkdir, parents=True, exist_ok=True)
         if not cfg.library.require_mount:  # a mount point is never created: it would be local disk
-            await asyncio.to_thread(cfg.library.root.mkdir, parents=True, exist_ok=True)
+            try:
+                await asyncio.to_thread(cfg.library.root.mkdir, parents=True, exist_ok=True)
+            except OSError as exc:  # the library guard pauses downloads and says why
+                log.error("library_root_not_created", root=str(cfg.library.root), error=str(exc))
         store = await stack.enter_async_context(
             Store.open(cfg.db_path, cfg.store.busy_timeout_ms)
         )

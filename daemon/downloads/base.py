@@ -126,7 +126,7 @@ class Downloader(LeasedPollingLoop[Item]):
         loop = asyncio.get_running_loop()
         if self.guard.state.paused or loop.time() - self._checked_at >= LIBRARY_CHECK_S:
             self._checked_at = loop.time()
-            state = await self.guard.check()
+            state = await self.guard.check(self.settings.staging_dir)
             if state.root is None:
                 return []
             self.library_root = state.root
@@ -149,7 +149,7 @@ class Downloader(LeasedPollingLoop[Item]):
         """Check the library now rather than at the next ``LIBRARY_CHECK_S`` tick (after a write
         failed); the root files go to follows the answer."""
         self._checked_at = asyncio.get_running_loop().time()
-        state = await self.guard.check()
+        state = await self.guard.check(self.settings.staging_dir)
         if state.root is not None:
             self.library_root = state.root
         return state

@@ -404,7 +404,7 @@ class Aria2Downloader(Downloader):
                 self._purge.add(str(status.get("gid")))
         if not live:
             return
-        state = await self.guard.check()
+        state = await self.guard.check(self.settings.staging_dir)
         if state.root is None:  # the library is unusable: leave them in aria2c for later
             return
         self.library_root = state.root
