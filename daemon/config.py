@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from daemon.config_api import ApiSettings, UploadSettings
 from daemon.config_base import _Model
+from daemon.config_errors import closest_key
 from daemon.config_nasa import NasaIssSourceConfig
 from daemon.config_skycam import SkycamSourceConfig
 from daemon.config_slooh import SloohSourceConfig
@@ -299,13 +300,23 @@ class Config(_Model):
         return VegetationConfig(kind="vegetation") if name == "vegetation" else ProcessorConfig(kind="octas")
 
 
-def interpolate_env(value: Any, path: str = "", env: Mapping[str, str] | None = None) -> Any:
+class MissingVariable(ConfigError):
+    """A ``${NAME}`` without a default whose variable is unset; ``loc`` is the key's path."""
+
+    def __init__(self, loc: tuple[str | int, ...], name: str) -> None:
+        self.loc = loc
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        super().__init__(f"{dotted or '<root>'}: environment variable {name} is not set")
+
+
+def interpolate_env(value: Any, env: Mapping[str, str] | None = None,
+                    loc: tuple[str | int, ...] = ()) -> Any:
     """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a TOML tree.
 
-    ``env`` defaults to the process environment.
+    ``env`` defaults to the process environment; ``loc`` is where ``value`` sits in the tree.
 
     Raises:
-        ConfigError: a referenced variable is unset and has no default.
+        MissingVariable: a referenced variable is unset and has no default (the first one).
     """
     variables: Mapping[str, str] = os.environ if env is None else env
     if isinstance(value, str):
@@ -316,15 +327,36 @@ def interpolate_env(value: Any, path: str = "", env: Mapping[str, str] | None = 
                 return variables[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{path or '<root>'}: environment variable {name} is not set")
+            raise MissingVariable(loc, name)
 
         return _ENV_PATTERN.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate_env(v, f"{path}.{k}" if path else k, variables)
-                for k, v in value.items()}
+        return {k: interpolate_env(v, variables, (*loc, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate_env(v, f"{path}[{i}]", variables) for i, v in enumerate(value)]
+        return [interpolate_env(v, variables, (*loc, i)) for i, v in enumerate(value)]
     return value
+
+
+def _interpolate_all(raw: dict[str, Any], text: str, path: Path, env: Mapping[str, str] | None) -> Any:
+    """:func:`interpolate_env` over the tree, reporting every unset variable with file:line."""
+    problems: list[tuple[int, str]] = []
+
+    def walk(value: Any, loc: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
+        try:
+            return interpolate_env(value, env, loc)
+        except MissingVariable as exc:
+            line = locate_key(text, exc.loc)
+            problems.append((line or 0, f"{path}:{line}: {exc}" if line else f"{path}: {exc}"))
+            return value
+
+    result = walk(raw, ())
+    if problems:
+        raise ConfigError("\n".join(line for _, line in sorted(problems)))
+    return result
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -391,7 +423,7 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
-    raw = interpolate_env(raw, env=env)
+    raw = _interpolate_all(raw, text, path, env)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
@@ -406,7 +438,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
             where = f"{path}:{line}" if line else str(path)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+                guess = closest_key(Config, tuple(err["loc"]))
+                msg = f"unknown key (did you mean {guess}?)" if guess else "unknown key"
             lines.append(f"{where}: {dotted}: {msg}")
         raise ConfigError("\n".join(lines)) from None
     return _resolve_paths(cfg, path.resolve().parent)

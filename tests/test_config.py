@@ -35,7 +35,8 @@ def test_unknown_key_is_an_error_with_file_and_line(tmp_path):
     text = SKY + "minutess = [1]\n"
     with pytest.raises(ConfigError) as err:
         parse_config(text, tmp_path / "c.toml")
-    assert str(err.value) == f"{tmp_path / 'c.toml'}:8: sources.sky.minutess: unknown key"
+    assert str(err.value) == \
+        f"{tmp_path / 'c.toml'}:8: sources.sky.minutess: unknown key (did you mean minutes?)"
 
 
 def test_bad_values_name_each_key(tmp_path):
@@ -147,3 +148,31 @@ def test_nasa_layout_must_render(tmp_path):
     text = '[sources.iss]\nkind = "nasa_iss"\napi_key = "k"\nlayout = "{year}/{photo}/{filename}"\n'
     with pytest.raises(ConfigError, match=r":4: sources\.iss\.layout: .*does not render"):
         parse_config(text, tmp_path / "c.toml", env={})
+
+
+def test_a_missing_environment_variable_names_file_line_and_key(tmp_path):
+    """Issue 17: it named the key but not the file:line, unlike every other error."""
+    text = SKY + '[http]\nuser_agent = "harvestd (${WHO})"\n[http.hosts."201.251.63.225"]\n' \
+        'requests_per_minute = 5\n[sources.slooh]\nkind = "slooh"\nusername = "${SLOOH_USERNAME}"\n' \
+        'password = "${SLOOH_PASSWORD}"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "c.toml", env={"SLOOH_USERNAME": "u"})
+    assert str(err.value) == (f"{tmp_path / 'c.toml'}:9: http.user_agent: environment variable WHO is not set\n"
+                              f"{tmp_path / 'c.toml'}:15: sources.slooh.password: environment variable "
+                              "SLOOH_PASSWORD is not set")
+
+
+@pytest.mark.parametrize("text, line, expected", [
+    (SKY + "lookback = 3600\n", 8, "sources.sky.lookback: unknown key (did you mean lookback_s?)"),
+    (SKY + "minutess = [1]\n", 8, "sources.sky.minutess: unknown key (did you mean minutes?)"),
+    ("[downloads]\nbakend = 'builtin'\n", 2, "downloads.bakend: unknown key (did you mean backend?)"),
+    ("[downloads.aria2]\nsplits = 2\n", 2, "downloads.aria2.splits: unknown key (did you mean split?)"),
+    ("[processors.veg]\nkind = 'vegetation'\nbandz = {red = 1, nir = 2}\n", 3,
+     "processors.veg.bandz: unknown key (did you mean bands?)"),
+    ("datadir = 'x'\n", 1, "datadir: unknown key (did you mean data_dir?)"),
+    (SKY + "zzz = 1\n", 8, "sources.sky.zzz: unknown key"),  # nothing close: no guess
+])
+def test_an_unknown_key_suggests_the_closest_known_one(tmp_path, text, line, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "c.toml")
+    assert str(err.value) == f"{tmp_path / 'c.toml'}:{line}: {expected}"
