@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from daemon.aio import wait_any
 from daemon.config import Config
+from daemon.console import BackfillProgress
 from daemon.harvest import Plan, only_items, plan_backfill, settle
 from daemon.http import HttpClient
 from daemon.resources import open_resources
@@ -74,7 +73,7 @@ async def collect_file_specs(cfg: Config, source_name: str, path: Path) -> list[
 
 
 async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
-                       on_progress: Callable[[int, int], None] | None = None,
+                       on_progress: Callable[[BackfillProgress], None] | None = None,
                        trigger: str = "backfill") -> tuple[RunCounts, bool]:
     """Enqueue and process ``specs``; returns the counts and whether it was interrupted.
 
@@ -109,7 +108,7 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
                         states = await res.store.item_states(source_name, pending_keys)
                         finished = settle(plan, states, counts)
                         if on_progress:
-                            on_progress(counts.new + counts.duplicates + counts.failed, counts.total)
+                            on_progress(_progress(counts, states, plan))
                         if finished or any(t.done() for t in tasks) or res.downloader.guard.state.paused:
                             break
                         await wait_any([stop], POLL_S)
@@ -144,7 +143,9 @@ def summary_line(source: str, counts: RunCounts, verb: str = "backfill") -> str:
             f"duplicates={counts.duplicates} failed={counts.failed}")
 
 
-def progress_bar() -> Progress:
-    """A rich progress bar on stderr (used only when stderr is a TTY)."""
-    return Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+def _progress(counts: RunCounts, states: dict[str, tuple[str, str | None]], plan: Plan) -> BackfillProgress:
+    """The counts so far, with the chunk's items stored but not processed yet as fetched."""
+    stored = sum(1 for key in plan.pending if states.get(key, ("", None))[0] in ("downloaded", "processing"))
+    return BackfillProgress(total=counts.total, fetched=counts.new + counts.duplicates + stored,
+                            settled=counts.new + counts.duplicates + counts.failed, new=counts.new,
+                            duplicates=counts.duplicates, failed=counts.failed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -146,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "check-config":
         return _check_config(path, cfg)
-    configure_logging(args.log_level or cfg.daemon.log_level, args.log_format)
+    # under the progress bars only warnings and errors are logged, unless --log-level asks
+    quiet = "warning" if _shows_progress(args) and args.log_level is None else None
+    configure_logging(args.log_level or quiet or cfg.daemon.log_level, args.log_format)
     register_config_secrets(cfg)
     # a damaged database is one line before any work (the daemon logs it as startup_failed)
     if args.command != "run" and cfg.db_path.exists():
@@ -245,10 +248,10 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         BackfillError,
         collect_file_specs,
         collect_specs,
-        progress_bar,
         run_backfill,
         summary_line,
     )
+    from daemon.console import BackfillConsole
     from daemon.http import HttpError
     from daemon.sources.base import SourceError
 
@@ -268,24 +271,15 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         except (SourceError, HttpError) as exc:  # the remote refused or failed: one line, no traceback
             print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-        show = sys.stderr.isatty() and not args.no_progress
-        bar = progress_bar() if show else None
-        if bar is not None:
-            bar.start()
-            task_id = bar.add_task("backfill", total=len(specs))
+        console = BackfillConsole(args.command) if _shows_progress(args) else None
         try:
-            counts, interrupted = await run_backfill(
-                cfg, args.source, specs,
-                on_progress=(lambda done, total: bar.update(task_id, completed=done))
-                if bar is not None else None,
-                trigger=args.command,
-            )
+            with console or contextlib.nullcontext():
+                counts, interrupted = await run_backfill(
+                    cfg, args.source, specs, on_progress=console.update if console else None,
+                    trigger=args.command)
         except BackfillError as exc:  # e.g. the library is full: one line, non-zero
             print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-        finally:
-            if bar is not None:
-                bar.stop()
         print(summary_line(args.source, counts, args.command), flush=True)
         if interrupted:
             log.warning("backfill_interrupted", source=args.source,
@@ -301,6 +295,11 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         log.critical("backfill_failed", source=args.source, reason=f"{type(exc).__name__}: {exc}",
                      exc_info=True)
         return EXIT_FAILURE
+
+
+def _shows_progress(args: argparse.Namespace) -> bool:
+    """A backfill or import on a terminal shows its progress bars (unless ``--no-progress``)."""
+    return args.command in ("backfill", "import") and not args.no_progress and sys.stderr.isatty()
 
 
 def _has_database(cfg: Config) -> bool:

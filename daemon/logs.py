@@ -137,6 +137,23 @@ class RepeatLimit(logging.Filter):
 ACCEPT_ERRORS = RepeatLimit(("socket.accept() out of system resource",))
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (rich's live display swaps it while a progress
+    bar is shown, and prints what is written above the bar)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+STDERR = _CurrentStderr()
+
+
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat:
     """Configure structlog and the stdlib root logger to write one line per event to stderr.
 
@@ -157,10 +174,10 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> LogFormat
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *exc, redact_secrets, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
