@@ -1,30 +1,39 @@
-# harvestd — `make run` starts the daemon on ./config.toml, `make test` runs the test suite.
-# Both create .venv and install the package (with its test tools) on first use.
+# harvestd — `make demo` shows it working offline, `make run` starts the daemon on
+# ./config.toml, `make test` runs the test suite. Each creates .venv on first use: demo and
+# run install the package only, test/lint/bench/chaos add the test tools.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench chaos model clean
+.PHONY: demo run test lint bench chaos model clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "harvestd needs Python 3.11+")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e .
 	@touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(DEV)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
 
 run: $(STAMP)
 	$(VENV)/bin/harvestd run --config config.toml
 
-test: $(STAMP)
+test: $(DEV)
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy daemon
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_downloads.py
 	$(PY) bench/bench_page_parse.py
@@ -32,10 +41,10 @@ bench: $(STAMP)
 	$(PY) bench/bench_scrape.py
 	$(PY) bench/bench_store.py
 
-chaos: $(STAMP)
+chaos: $(DEV)
 	$(PY) bench/chaos.py --kills 20
 
-model: $(STAMP)
+model: $(DEV)
 	$(PY) scripts/build_octas_model.py
 
 clean:
