@@ -1,4 +1,4 @@
-"""The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, status.
+"""The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, check-source, status.
 
 Exit status: 0 success; 1 runtime failure; 2 bad usage or invalid configuration;
 130 interrupted (Ctrl-C).
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -111,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("source", nargs="?", help="a source name (default: every source)")
     _common(stats)
 
+    probe = sub.add_parser(
+        "check-source", help="sign in and make one listing call to a source; exit 0 ok, 1 failed",
+        description="Connect to SOURCE as a scheduled run would: sign in where it has a login, make "
+                    "one listing call (a sky camera: fetch its newest image), and print one line: "
+                    "what it found and how long it took. Exit 0 when it answered, 1 when it did "
+                    "not (the reason on the line), 2 for an unknown source. Nothing is stored.")
+    probe.add_argument("source", help="a source name from [sources.NAME] in the config")
+    probe.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
+                       help="give up after S seconds (60)")
+    _common(probe)
+
     check = sub.add_parser("check-config", help="validate the config file and exit (0 ok, 2 invalid)",
                            description="Validate the config; print the reason and exit 2 if invalid.")
     _common(check)
@@ -160,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         except StoreDamaged as exc:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+    if args.command == "check-source":
+        return _check_source(cfg, args.source, args.timeout_s)
     if args.command == "run":
         return _run(path, cfg)
     if args.command in ("backfill", "import"):
@@ -232,6 +246,34 @@ def _unwritable(cfg: Config) -> list[str]:
                 if key == "data_dir" else ""
             problems.append(f"{key}: {problem}{hint}")
     return problems
+
+
+def _check_source(cfg: Config, name: str, timeout_s: float) -> int:
+    from daemon.http import HttpClient, HttpError
+    from daemon.sources import build_source
+    from daemon.sources.base import SourceError
+
+    if name not in cfg.sources:
+        known = ", ".join(sorted(cfg.sources)) or "none configured"
+        print(f"harvestd check-source: unknown source {name!r} (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    source = build_source(name, cfg.sources[name])
+    label = f"check-source {name} ({source.kind})"
+
+    async def main_async() -> int:
+        started = time.monotonic()
+        try:
+            async with HttpClient(cfg.http) as http, asyncio.timeout(timeout_s):
+                source.suggest_limits(http)
+                found = await source.probe(http)
+        except (SourceError, HttpError, TimeoutError) as exc:
+            reason = str(exc) or f"no answer within {timeout_s:g} s"
+            print(f"{label}: failed after {time.monotonic() - started:.2f} s: {reason}", flush=True)
+            return EXIT_FAILURE
+        print(f"{label}: ok in {time.monotonic() - started:.2f} s: {found}", flush=True)
+        return EXIT_OK
+
+    return asyncio.run(main_async())
 
 
 def _run(path: Path, cfg: Config) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -30,6 +30,7 @@ class Checkpoint:
 
 
 Found = NewItem | Checkpoint
+PROBE_ITEMS = 1000  # check-source stops counting here
 
 
 class Source(ABC):
@@ -81,6 +82,36 @@ class Source(ABC):
         """
         raise ValueError(f"source kind {self.kind!r} cannot import a file")
 
+    async def probe(self, http: HttpClient) -> str:
+        """``harvestd check-source``: sign in where the source has a login and make one
+        listing call (the first page a scheduled run would read); returns what it found, in
+        a few words.
+
+        Raises:
+            SourceError, HttpError: the remote refused or did not answer.
+        """
+        listed = 0
+        newest: NewItem | None = None
+        found = self.discover(datetime.now(UTC), http)
+        try:
+            async for one in found:
+                if isinstance(one, Checkpoint):
+                    if listed:
+                        break  # one page is enough
+                    continue
+                listed += 1
+                if newest is None or _when(one) > _when(newest):
+                    newest = one
+                if listed >= PROBE_ITEMS:
+                    break
+        finally:  # a walk left early closes its session (async generators)
+            close = getattr(found, "aclose", None)
+            if close is not None:
+                await close()
+        if newest is None:
+            return "the listing answered with nothing new for a scheduled run"
+        return f"{listed} items listed{'+' if listed >= PROBE_ITEMS else ''}, newest {newest.key}"
+
     async def enrich(self, specs: list[NewItem], http: HttpClient) -> list[NewItem]:
         """Details only worth fetching for items not stored yet (e.g. each photo's page).
 
@@ -89,6 +120,10 @@ class Source(ABC):
         The default returns the specs as they are.
         """
         return specs
+
+
+def _when(item: NewItem) -> datetime:
+    return item.captured_at or datetime.min.replace(tzinfo=UTC)
 
 
 def require_range(kind: str, since: str | None, until: str | None) -> tuple[str, str]:

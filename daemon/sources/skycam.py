@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 from daemon.config import SkycamSourceConfig
 from daemon.downloads.layout import render_layout, sanitize_component
-from daemon.http import HttpClient
-from daemon.sources.base import Source, register, require_range
+from daemon.http import HttpClient, NotFound
+from daemon.sources.base import Source, SourceError, register, require_range
 from daemon.store.models import NewItem
 
 KEY_FORMAT = "%Y-%m-%dT%H:%M"
+PROBE_SLOTS = 6  # check-source looks this many slots back for an image
 
 
 def render_url(template: str, slot: datetime, current_year: int) -> str:
@@ -107,6 +108,27 @@ class SkycamSource(Source):
         since = local_now - timedelta(seconds=self.config.lookback_s)
         for slot in slots_between(since, local_now, self.config.minutes):
             yield self.item_for(slot, local_now.year)
+
+    async def probe(self, http: HttpClient) -> str:
+        """Fetch the newest image of the look-back window (the camera has no listing; up to
+        six slots back, for gaps). Raises HttpError when none answers."""
+        now = datetime.now(self.zone)
+        since = now - timedelta(seconds=self.config.lookback_s)
+        slots = list(slots_between(since, now, self.config.minutes))[::-1][:PROBE_SLOTS]
+        missing: list[str] = []
+        for slot in slots:
+            item = self.item_for(slot, now.year)
+            try:
+                body = await http.get_bytes(item.url)
+            except NotFound:
+                missing.append(item.key)
+                continue
+            gap = f" ({len(missing)} newer slot(s) missing)" if missing else ""
+            return f"newest image {item.key} (camera time), {len(body):,} bytes{gap}"
+        if not slots:
+            raise SourceError("no slot in the look-back window")
+        raise SourceError(f"no image in the last {len(slots)} slots (HTTP 404 for each, "
+                          f"newest {slots[0]:%Y-%m-%dT%H:%M} camera time)")
 
     async def backfill(self, since: str | None, until: str | None, http: HttpClient) -> AsyncIterator[NewItem]:
         """Every valid slot of ``[since, until]`` read in the camera's time zone."""
