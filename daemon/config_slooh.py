@@ -22,7 +22,8 @@ class SloohSourceConfig(_RemoteSource):
     """Every picture (PNG, ``formats`` "png") and raw FITS frame (``formats`` "fits") of one
     Slooh account, organised by ``layout``.
 
-    Layout fields: ``{object}`` (from the title: ``M42``, ``NGC7000``, ``Jupiter``, ``Unknown``),
+    Layout fields: ``{object}`` (from the title: ``M42``, ``NGC7000``, ``Jupiter``; common
+    names such as "Orion Nebula" → ``M42``; ``unknown_object`` when it names nothing known),
     ``{telescope}``, ``{instrument}``, ``{format}`` (``FITS`` / ``JPEG`` / ``Pictures`` by
     extension), ``{filename}``, ``{title}``, ``{date}`` (YYYY-MM-DD, UTC), ``{year}``,
     ``{month}``, ``{day}``, ``{image_id}``, ``{mission_id}``, ``{source}``.
@@ -42,6 +43,7 @@ class SloohSourceConfig(_RemoteSource):
     run_on_start: bool = False
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1)
     layout: str = "{object}/{telescope}/{format}/{telescope}_{filename}"
+    unknown_object: str = Field("Unknown", min_length=1, max_length=100)  # {object} of unnamed targets
     duplicates: Literal["skip", "overwrite", "rename"] | None = None
     page_size: int = Field(50, ge=1, le=100)
     run_timeout_s: float = Field(6 * 3600.0, gt=0)  # one scheduled walk (a first one lists everything)

@@ -26,11 +26,13 @@ def file_format(filename: str) -> str:
     return "Pictures"
 
 
-def layout_fields(picture: dict[str, Any], filename: str, taken: datetime | None) -> dict[str, Any]:
-    """The fields a layout template may use for one file of a picture record."""
+def layout_fields(picture: dict[str, Any], filename: str, taken: datetime | None,
+                  unknown_object: str = UNKNOWN) -> dict[str, Any]:
+    """The fields a layout template may use for one file of a picture record; ``unknown_object``
+    is ``{object}`` for a title that names no known object."""
     when = taken or datetime(1970, 1, 1)
     return {
-        "object": object_name(picture.get("imageTitle")),
+        "object": object_name(picture.get("imageTitle"), unknown_object),
         "telescope": str(picture.get("telescopeName") or "").strip() or UNKNOWN,
         "instrument": str(picture.get("instrumentName") or "").strip() or UNKNOWN,
         "format": file_format(filename),

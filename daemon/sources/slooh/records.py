@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from daemon.downloads.layout import render_layout
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.layout import layout_fields
+from daemon.sources.slooh.objects import UNKNOWN
 from daemon.sources.slooh.paging import parse_count
 from daemon.store.models import NewItem
 
@@ -74,8 +75,8 @@ def _id_and_url(record: dict[str, Any], *url_keys: str) -> tuple[int, str] | Non
 
 def _item(source: str, layout: str, key: str, url: str, filename: str, record: dict[str, Any],
           taken: datetime | None, processors: tuple[str, ...], metadata: dict[str, Any],
-          instrument: str | None = None) -> NewItem:
-    fields = layout_fields(record, filename, taken)
+          instrument: str | None = None, unknown_object: str = UNKNOWN) -> NewItem:
+    fields = layout_fields(record, filename, taken, unknown_object)
     if instrument:
         fields["instrument"] = instrument
     fields.update(source=source, image_id=metadata["image_id"], mission_id=metadata.get("mission_id") or 0)
@@ -88,7 +89,7 @@ def _item(source: str, layout: str, key: str, url: str, filename: str, record: d
 
 
 def picture_item(source: str, layout: str, picture: dict[str, Any],
-                 processors: tuple[str, ...] = ()) -> NewItem | None:
+                 processors: tuple[str, ...] = (), unknown_object: str = UNKNOWN) -> NewItem | None:
     """The item of one photo-roll picture, or None when it has no image id or download URL.
 
     Raises:
@@ -105,11 +106,11 @@ def picture_item(source: str, layout: str, picture: dict[str, Any],
                 "mission_id": parse_count(picture.get("scheduledMissionId")),
                 "display_date": picture.get("displayDate"), "display_time": picture.get("displayTime")}
     return _item(source, layout, f"{image_id}:png", url, filename, picture, picture_time(picture),
-                 processors, metadata)
+                 processors, metadata, unknown_object=unknown_object)
 
 
 def fits_item(source: str, layout: str, mission: dict[str, Any], group: str,
-              entry: dict[str, Any]) -> NewItem | None:
+              entry: dict[str, Any], unknown_object: str = UNKNOWN) -> NewItem | None:
     """The item of one FITS frame of ``mission`` (a getMissionImages record), or None when
     it has no image id or URL.
 
@@ -125,4 +126,4 @@ def fits_item(source: str, layout: str, mission: dict[str, Any], group: str,
     metadata = {"kind": "slooh_fits", "image_id": image_id,
                 "mission_id": parse_count(mission.get("scheduledMissionId")), "group": group or None}
     return _item(source, layout, f"{image_id}:fits", url, filename, mission, taken, (), metadata,
-                 instrument=group or None)
+                 instrument=group or None, unknown_object=unknown_object)

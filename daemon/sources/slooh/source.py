@@ -161,7 +161,7 @@ class SloohSource(Source):
                 if window and taken and not window[0] <= taken.date() <= window[1]:
                     older = older or taken.date() < window[0]
                     continue
-                item = picture_item(self.name, cfg.layout, picture, processors)
+                item = picture_item(self.name, cfg.layout, picture, processors, cfg.unknown_object)
                 if item is None:
                     skipped += 1
                 elif item.key not in seen:
@@ -211,7 +211,8 @@ class SloohSource(Source):
                     continue
                 missions += 1
                 for group, entry in await api.mission_fits(mission_id):
-                    item: NewItem | None = fits_item(self.name, cfg.layout, mission, group, entry)
+                    item: NewItem | None = fits_item(self.name, cfg.layout, mission, group, entry,
+                                                     cfg.unknown_object)
                     if item is not None and item.key not in seen:
                         seen.add(item.key)
                         yield self._found(api.http, item)
