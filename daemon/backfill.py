@@ -36,11 +36,14 @@ class BackfillError(Exception):
     """Bad arguments (unknown source, malformed or reversed range): exit status 2."""
 
 
-async def collect_specs(cfg: Config, source_name: str, since: str | None, until: str | None) -> list[NewItem]:
-    """Item specs of the range, before anything is opened.
+async def collect_specs(cfg: Config, source_name: str, since: str | None, until: str | None,
+                        mission: int | None = None) -> list[NewItem]:
+    """Item specs of the range (or of one ``mission``), before anything is opened.
 
     Raises:
-        BackfillError: unknown source or bad range, with a one-line reason.
+        BackfillError: unknown source, bad range, or ``mission`` for a kind without missions
+            (one-line reason).
+        SourceError, HttpError: the remote refused or failed.
     """
     if source_name not in cfg.sources:
         known = ", ".join(sorted(cfg.sources)) or "none configured"
@@ -48,6 +51,8 @@ async def collect_specs(cfg: Config, source_name: str, since: str | None, until:
     source = build_source(source_name, cfg.sources[source_name])
     try:
         async with HttpClient(cfg.http) as http:
+            if mission is not None:
+                return await only_items(source.mission(mission, http))
             return await only_items(source.backfill(since, until, http))
     except ValueError as exc:
         raise BackfillError(str(exc)) from None

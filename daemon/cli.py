@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--full", action="store_true",
                           help="everything the source lists (slooh: every picture and FITS frame); "
                                "not with --since/--until")
+    backfill.add_argument("--mission", type=int, metavar="ID",
+                          help="slooh: only this mission's pictures and FITS frames (its "
+                               "scheduledMissionId); not with --since/--until/--full")
     backfill.add_argument("--no-progress", action="store_true",
                           help="no progress bar even on a terminal")
     _common(backfill)
@@ -305,8 +308,10 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
                 specs = await collect_file_specs(cfg, args.source, args.file)
             elif args.full and (args.since or args.until):
                 raise BackfillError("--full walks everything: leave out --since/--until")
+            elif args.mission is not None and (args.full or args.since or args.until):
+                raise BackfillError("--mission takes one mission: leave out --since/--until/--full")
             else:
-                specs = await collect_specs(cfg, args.source, args.since, args.until)
+                specs = await collect_specs(cfg, args.source, args.since, args.until, args.mission)
         except BackfillError as exc:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_USAGE

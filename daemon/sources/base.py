@@ -74,6 +74,15 @@ class Source(ABC):
             ValueError: a malformed or missing bound, or ``until`` before ``since`` (one-line reason).
         """
 
+    def mission(self, mission_id: int, http: HttpClient) -> AsyncIterator[Found]:
+        """Every item of one mission (``harvestd backfill SOURCE --mission ID``).
+
+        Raises:
+            ValueError: this kind has no missions.
+            SourceError: the mission has nothing in this account.
+        """
+        raise ValueError(f"source kind {self.kind!r} has no missions (--mission is for slooh sources)")
+
     def from_rows(self, rows: Any) -> list[NewItem]:
         """Items from a file of the source's own records (``harvestd import``).
 

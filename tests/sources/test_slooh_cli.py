@@ -94,3 +94,29 @@ async def test_backfill_with_a_refused_login_is_one_clear_line(slooh, tmp_path):
     assert "Traceback" not in err and "wrong-password" not in err
     code, _out, err2 = await cli("backfill", "slooh", "--since", "2026-02-07")  # open-ended is fine
     assert code == 0, err2
+
+
+async def test_backfill_one_mission(slooh, tmp_path):
+    """Issue 17: ``--mission ID`` (the seed's ``--mission <id>``): that mission's pictures and
+    FITS frames only, filed under its object and telescope."""
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base)
+    mission = site.missions[7]
+    cli = slooh_cli(tmp_path)
+    code, out, err = await cli("backfill", "slooh", "--mission", str(mission.mission_id), "--no-progress")
+    assert code == 0, err
+    assert out.strip() == "backfill slooh: total=4 new=4 duplicates=0 failed=0"
+    got = rows(cfg.db_path, "SELECT key, json_extract(metadata, '$.mission_id') AS m, path FROM items")
+    assert {r["m"] for r in got} == {mission.mission_id} and len(got) == 4
+    assert sorted(r["key"].split(":")[1] for r in got) == ["fits", "fits", "png", "png"]
+    files = library_files(cfg.library.root)
+    assert len(files) == 4 and all(mission.telescope.split()[0] in f for f in files), files
+    # that mission's calls only: no walk over the photo roll or the missions list
+    assert set(site.calls) == {"generateSessionToken", "login", "getMyPictures", "getMissionFITS"}
+    assert site.calls["getMissionFITS"] == 1
+    code, out, _ = await cli("backfill", "slooh", "--mission", str(mission.mission_id), "--no-progress")
+    assert code == 0 and out.strip() == "backfill slooh: total=4 new=0 duplicates=4 failed=0"
+    code, _out, err = await cli("backfill", "slooh", "--mission", "999", "--no-progress")
+    assert code == 1 and "mission 999 has no pictures or FITS frames in this account" in err
+    code, _out, err = await cli("backfill", "slooh", "--mission", "1", "--full")
+    assert code == 2 and "--mission takes one mission" in err

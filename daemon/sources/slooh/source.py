@@ -33,7 +33,7 @@ import structlog
 from daemon.config import HostLimit
 from daemon.config_slooh import SloohSourceConfig
 from daemon.http import HttpClient
-from daemon.sources.base import Checkpoint, Found, Source, register
+from daemon.sources.base import Checkpoint, Found, Source, SourceError, register
 from daemon.sources.slooh.api import Page, SloohApi, is_true
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.paging import parse_count, walk_pages
@@ -113,6 +113,40 @@ class SloohSource(Source):
         async for found in self._walk(http, full=True, window=window):
             if not isinstance(found, Checkpoint):
                 yield found
+
+    async def mission(self, mission_id: int, http: HttpClient) -> AsyncIterator[Found]:
+        """One mission's pictures (``getMyPictures`` with ``viewType`` "missions" and its id,
+        reference §4.5) and FITS frames (``getMissionFITS``), as the seed's ``--mission``.
+        The FITS frames take the mission's title and telescope from its first picture.
+
+        Raises:
+            SourceError: the account has no picture and no FITS frame of that mission.
+        """
+        cfg = self.config
+        api = self._api(http)
+        first: dict[str, Any] | None = None
+        seen: set[str] = set()
+
+        async def fetch(start: int, count: int) -> Page:
+            return await api.pictures(start, count, mission_id)
+
+        async for page in self._pages(fetch, Walk(None, True)):
+            for picture in page:
+                first = first or picture
+                item = picture_item(self.name, cfg.layout, picture, tuple(cfg.processors), cfg.unknown_object)
+                if "png" in cfg.formats and item is not None and item.key not in seen:
+                    seen.add(item.key)
+                    yield self._found(http, item)
+        frames = await api.mission_fits(mission_id) if "fits" in cfg.formats else []
+        record = first or {"scheduledMissionId": mission_id}
+        for group, entry in frames:
+            fits = fits_item(self.name, cfg.layout, record, group, entry, cfg.unknown_object)
+            if fits is not None and fits.key not in seen:
+                seen.add(fits.key)
+                yield self._found(http, fits)
+        if first is None and not frames:
+            raise SourceError(f"mission {mission_id} has no pictures or FITS frames in this account")
+        log.info("slooh_mission_listed", source=self.name, mission_id=mission_id, items=len(seen))
 
     async def _walk(self, http: HttpClient, full: bool, window: tuple[date, date] | None,
                     ) -> AsyncIterator[Found]:
