@@ -35,6 +35,7 @@ from daemon.config_api import UploadSettings
 from daemon.downloads.base import Downloader, file_modes
 from daemon.downloads.finish import publish, seal
 from daemon.downloads.layout import LayoutError, render_layout, resolve_in_root, sanitize_component
+from daemon.gps import read_gps, with_overrides
 from daemon.images import CorruptImage, ImageTooLarge, verify_upload
 from daemon.store import Store
 
@@ -127,10 +128,14 @@ async def _metadata(part: BodyPartReader) -> dict[str, Any]:
     return value
 
 
-def _captured_at(metadata: dict[str, Any], now: datetime) -> str:
-    """``metadata.captured_at`` (ISO 8601; UTC when no offset) as UTC text, 1970 … now + 1 day."""
+def _captured_at(metadata: dict[str, Any], now: datetime, from_file: str | None = None) -> str:
+    """``metadata.captured_at`` (ISO 8601; UTC when no offset) as UTC text, 1970 … now + 1 day;
+    without it the file's own capture time (EXIF, UTC) when plausible, else ``now``."""
     text = metadata.get("captured_at")
     if text is None:
+        file_time = datetime.fromisoformat(from_file.replace("Z", "+00:00")) if from_file else None
+        if file_time is not None and EARLIEST_CAPTURE <= file_time <= now + timedelta(days=1):
+            return file_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         return now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if not isinstance(text, str):
         raise web.HTTPBadRequest(reason="metadata.captured_at must be an ISO 8601 string")
@@ -189,7 +194,7 @@ async def _upload(request: web.Request, src: UploadSources) -> web.Response:
             raise web.HTTPBadRequest(reason="no 'file' part")
         size, ext = got
         now = datetime.now(UTC)
-        captured = _captured_at(metadata, now)
+        _captured_at(metadata, now)  # a bad captured_at is refused before any decoding
         try:  # the header against the pixel budget, then a full decode, in the CPU pool
             await run_in_pool(src.downloader.pool, verify_upload, staged)
         except ImageTooLarge as exc:
@@ -198,6 +203,9 @@ async def _upload(request: web.Request, src: UploadSources) -> web.Response:
         except CorruptImage as exc:
             raise web.HTTPUnsupportedMediaType(reason=f"the {ext[1:].upper()} image is not decodable: "
                                                       f"{_one_line(exc)}") from None
+        found = await run_in_pool(src.downloader.pool, read_gps, staged)
+        captured = _captured_at(metadata, now, found.captured_at)
+        gps = {**with_overrides(found, metadata), "captured_at": captured}
         stem = sanitize_component(Path(name).stem or "upload", fallback="upload")
         relative = render_layout(src.settings.layout, {"t": now, "filename": f"{stem}{ext}", "id": upload_id})
         root = await asyncio.to_thread(src.downloader.library_root.resolve)
@@ -212,7 +220,8 @@ async def _upload(request: web.Request, src: UploadSources) -> web.Response:
             await asyncio.to_thread(staged.unlink, True)
     path = landed.relative_to(root).as_posix()
     item_id = await src.store.add_upload(SOURCE, f"{upload_id}-{stem}{ext}", path, sealed.size_bytes,
-                                         sealed.sha256, captured, {"user": metadata, "original_name": name},
+                                         sealed.sha256, captured,
+                                         {"user": metadata, "original_name": name, "gps": gps},
                                          src.settings.processors)
     src.wake_worker.set()
     log.info("upload_received", source=SOURCE, key=f"{upload_id}-{stem}{ext}", path=path, bytes=size,
