@@ -70,7 +70,19 @@ class HttpSettings(_Model):
     max_retry_after_s: float = Field(600.0, ge=0)
     default_requests_per_minute: float | None = Field(None, gt=0)
     limit_per_host: int = Field(8, ge=1, le=256)
+    # keys: a host name (any port) or "host:port" (that port only), case-insensitive
     hosts: dict[str, HostLimit] = Field(default_factory=dict)
+
+    @field_validator("hosts")
+    @classmethod
+    def _lower_case_hosts(cls, hosts: dict[str, HostLimit]) -> dict[str, HostLimit]:
+        lowered: dict[str, HostLimit] = {}
+        for name, limit in hosts.items():
+            key = name.strip().lower()
+            if key in lowered:
+                raise ValueError(f"host {name!r} is named twice (host names are case-insensitive)")
+            lowered[key] = limit
+        return lowered
 
 
 class Aria2Settings(_Model):

@@ -96,8 +96,9 @@ class DownloadedFile:
 
 
 def _configured(settings: HttpSettings, netloc: str) -> HostLimit | None:
-    """``[http.hosts]``'s limit for ``netloc`` (``host:port``), named with or without the port."""
-    name = netloc.rpartition("@")[2]
+    """``[http.hosts]``'s limit for ``netloc`` (``host:port``), named with or without the port,
+    in any case (the config's keys are lower-cased when loaded)."""
+    name = netloc.rpartition("@")[2].lower()
     bare = name[1:].partition("]")[0] if name.startswith("[") else name.rpartition(":")[0] or name
     return settings.hosts.get(name) or settings.hosts.get(bare)
 

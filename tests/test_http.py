@@ -6,12 +6,13 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from daemon.config import HostLimit, HttpSettings
+from daemon.config import ConfigError, HostLimit, HttpSettings
 from daemon.http import HttpClient, HttpError, NotFound, parse_retry_after
 
 FAST = {"backoff_initial_s": 0.01, "backoff_max_s": 0.02}
@@ -196,3 +197,21 @@ async def test_a_host_named_without_its_port_in_the_config_applies(server):
         started = time.monotonic()
         await asyncio.gather(*(http.get_bytes(f"{base}/p{i}") for i in range(11)))
         assert time.monotonic() - started < 2.0
+
+
+def test_host_keys_match_case_insensitively_with_or_without_a_port():
+    """Issue 13 item 5: ``[http.hosts."HOST"]`` matches the URL's host with or without a port,
+    in any case; ``"HOST:PORT"`` applies to that port only."""
+    from daemon.config import parse_config
+
+    cfg = parse_config('[http.hosts."EOL.JSC.nasa.gov"]\nrequests_per_minute = 30\n'
+                       '[http.hosts."cam.example:8080"]\nrequests_per_minute = 5\n', Path("/tmp/c.toml"))
+    http = HttpClient(cfg.http)
+    assert http.host_limit("https://eol.jsc.NASA.gov/SearchPhotos/x") == HostLimit(requests_per_minute=30)
+    assert http.host_limit("https://eol.jsc.nasa.gov:8443/x") == HostLimit(requests_per_minute=30)
+    assert http.host_limit("http://CAM.example:8080/a.jpg") == HostLimit(requests_per_minute=5)
+    assert http.host_limit("http://cam.example:8081/a.jpg") is None  # another port
+    assert http.host_limit("http://cam.example/a.jpg") is None
+    with pytest.raises(ConfigError, match="named twice"):
+        parse_config('[http.hosts."a.example"]\nrequests_per_minute = 1\n'
+                     '[http.hosts."A.example"]\nrequests_per_minute = 2\n', Path("/tmp/c.toml"))
