@@ -32,7 +32,9 @@ class NasaIssSourceConfig(_RemoteSource):
     since: date | None = None
     until: date | None = None
     lookback_days: int = Field(14, ge=1, le=3650)
-    window_days: int = Field(31, ge=1, le=3650)
+    window_days: int = Field(31, ge=1, le=3650)  # the first (and smallest) query window
+    max_window_days: int = Field(3650, ge=1, le=36500)  # windows grow to this while answers are empty
+    max_rows_per_query: int = Field(2000, ge=1)  # a larger answer shrinks the next window
     time_of_day: Literal["day", "night", "any"] = "any"
     image_size: Literal["large", "small"] = "large"
     camera_metadata: bool = True
@@ -67,4 +69,6 @@ class NasaIssSourceConfig(_RemoteSource):
                 raise ValueError("bbox must be [lat_min, lon_min, lat_max, lon_max] in degrees, min ≤ max")
         if self.since and self.until and self.until < self.since:
             raise ValueError("until is before since")
+        if self.max_window_days < self.window_days:
+            raise ValueError("max_window_days is below window_days")
         return self

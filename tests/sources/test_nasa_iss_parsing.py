@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.sources.nasa_iss.api import (
     NO_RECORDS,
@@ -15,7 +18,6 @@ from daemon.sources.nasa_iss.api import (
     Condition,
     api_params,
     build_query,
-    date_windows,
     image_url,
     number,
     one_per_photo,
@@ -24,6 +26,7 @@ from daemon.sources.nasa_iss.api import (
 )
 from daemon.sources.nasa_iss.codes import camera_description, film_description
 from daemon.sources.nasa_iss.page import PageError, parse_photo_page
+from daemon.sources.nasa_iss.windows import AdaptiveWindows
 from tests.fakes.nasa_pages import PagePhoto, current_page, older_page
 
 # real API output quoted in shared/reference/nasa_eol.md §1.5 (arbitrary key order, all strings)
@@ -61,13 +64,48 @@ def test_query_syntax_is_pipe_joined_4_tuples_anded():
         Condition("frames", "geon", "eq", "A|B")
 
 
-def test_date_windows_cover_the_range_without_overlap():
-    windows = list(date_windows(date(2025, 1, 1), date(2025, 3, 1), 30))
-    assert windows[0] == (date(2025, 1, 1), date(2025, 1, 30))
-    assert windows[-1][1] == date(2025, 3, 1)
+def drive(windows: AdaptiveWindows, rows_in: Callable[[date, date], int]) -> list[tuple[date, date]]:
+    out = []
+    while (window := windows.next()) is not None:
+        out.append(window)
+        windows.answered(rows_in(*window))
+    return out
+
+
+def test_windows_grow_over_empty_years_and_cover_the_range_without_overlap():
+    """Issue 13: 2000–2030 with photos only in January 2025 took 366 calls of 31 days."""
+    in_2025 = lambda a, b: 28 if a <= date(2025, 1, 28) and b >= date(2025, 1, 1) else 0  # noqa: E731
+    windows = drive(AdaptiveWindows(date(2000, 1, 1), date(2030, 12, 31), 31, 3650, 2000), in_2025)
+    assert len(windows) <= 12
+    assert windows[0] == (date(2000, 1, 1), date(2000, 1, 31))  # the first window is window_days
+    assert windows[-1][1] == date(2030, 12, 31)
     assert all(b[0] == a[1] + timedelta(days=1) for a, b in itertools.pairwise(windows))
-    with pytest.raises(ValueError):
-        list(date_windows(date(2025, 2, 1), date(2025, 1, 1), 7))
+    assert max((b - a).days + 1 for a, b in windows) <= 3650
+
+
+def test_a_short_look_back_is_one_call_and_a_dense_answer_shrinks_the_next_window():
+    assert drive(AdaptiveWindows(date(2025, 1, 1), date(2025, 1, 14), 31, 3650, 2000), lambda a, b: 500) == \
+        [(date(2025, 1, 1), date(2025, 1, 14))]
+    dense = AdaptiveWindows(date(2020, 1, 1), date(2020, 12, 31), 31, 3650, 2000)
+    dense.min_days = 1  # the floor is window_days; 1 here to see the shrinking
+    first = dense.next()
+    assert first is not None
+    dense.answered(8000)  # 31 days gave 8,000 rows: about 2,000 rows is 7 days
+    second = dense.next()
+    assert second is not None and (second[1] - second[0]).days + 1 == 7
+    dense.answered(10**6)
+    third = dense.next()
+    assert third is not None and (third[1] - third[0]).days + 1 == 1  # at the floor: never below 1 day
+
+
+@given(st.lists(st.integers(0, 20_000), min_size=1, max_size=400), st.integers(1, 60), st.integers(0, 4000))
+def test_windows_always_tile_the_range(answers, min_days, extra_days):
+    start, end = date(2001, 3, 4), date(2001, 3, 4) + timedelta(days=extra_days)
+    windows = AdaptiveWindows(start, end, min_days, min_days * 50, 2000)
+    got = drive(windows, lambda a, b: answers[windows.calls % len(answers)])
+    assert got[0][0] == start and got[-1][1] == end
+    assert all(b[0] == a[1] + timedelta(days=1) for a, b in itertools.pairwise(got))
+    assert all(a <= b and (b - a).days < min_days * 50 for a, b in got)
 
 
 def test_response_quirks():

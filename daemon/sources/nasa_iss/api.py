@@ -14,9 +14,9 @@ records that match the specified criteria"}``; any other non-list body is an err
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from daemon.sources.base import SourceError
@@ -100,17 +100,6 @@ def photo_conditions(*, mission: str | None = None, since: date | None = None, u
         out.append(Condition("frames", "elev", "le", "0"))
     out.append(Condition("images", "directory", "like", "*large*" if image_size == "large" else "*small*"))
     return out
-
-
-def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
-    """``[since, until]`` cut into inclusive windows of at most ``days`` days (bounded answers)."""
-    if until < since:
-        raise ValueError(f"until {until} is before since {since}")
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=days - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 def parse_response(body: Any) -> list[dict[str, str]]:

@@ -32,7 +32,6 @@ from daemon.sources.nasa_iss.api import (
     ApiError,
     ApiPhoto,
     api_params,
-    date_windows,
     geotiff_url,
     image_url,
     one_per_photo,
@@ -41,6 +40,7 @@ from daemon.sources.nasa_iss.api import (
 )
 from daemon.sources.nasa_iss.codes import camera_description, film_description
 from daemon.sources.nasa_iss.page import PageError, PhotoPage, parse_photo_page
+from daemon.sources.nasa_iss.windows import AdaptiveWindows
 from daemon.store.models import HTTP_ERROR, NewItem
 
 log = structlog.get_logger("daemon.sources.nasa_iss")
@@ -112,11 +112,13 @@ class NasaIssSource(Source):
         seen: set[str] = set()
         missions: list[str | None] = list(cfg.missions) or [None]
         for mission in missions:
-            for window_start, window_end in date_windows(start, end, cfg.window_days):
-                conditions = photo_conditions(mission=mission, since=window_start, until=window_end,
+            windows = AdaptiveWindows(start, end, cfg.window_days, cfg.max_window_days, cfg.max_rows_per_query)
+            while (window := windows.next()) is not None:
+                conditions = photo_conditions(mission=mission, since=window[0], until=window[1],
                                               bbox=cfg.bbox, time_of_day=cfg.time_of_day,
                                               image_size=cfg.image_size)
                 rows = await self._query(http, conditions)
+                windows.answered(len(rows))
                 for photo in one_per_photo(rows, cfg.image_size):
                     if photo.nasa_id not in seen:
                         seen.add(photo.nasa_id)
