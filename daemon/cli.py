@@ -60,8 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch and process every item of SOURCE in [--since, --until], wait until "
                     "all are processed, then print one line: 'backfill SOURCE: total=N new=N "
                     "duplicates=N failed=N'. Safe beside a running daemon; re-run after Ctrl-C "
-                    "to complete the range. A slooh source walks its whole account when no range "
-                    "is given (or with --full); skycam and nasa_iss need both bounds.",
+                    "to complete the range. total counts every item of the range, companions "
+                    "included (a NASA photo's camera file and GeoTIFF), the same on every run. A "
+                    "slooh source walks its whole account when no range is given (or with "
+                    "--full); skycam and nasa_iss need both bounds.",
     )
     backfill.add_argument("source", help="a source name from [sources.NAME] in the config")
     backfill.add_argument("--since", metavar="WHEN",

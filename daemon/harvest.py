@@ -150,7 +150,35 @@ async def plan_backfill(store: Store, source: Source, specs: Sequence[NewItem],
     failures retried, 404s settled."""
     specs = await enrich_new(store, source, specs, http)
     plan, _ = await enqueue(store, source.name, specs, retry_codes=TRANSIENT_CODES, run_id=run_id)
+    await add_known_companions(store, source, plan, run_id)
     return plan
+
+
+async def add_known_companions(store: Store, source: Source, plan: Plan, run_id: int | None) -> None:
+    """Put the stored companions of the plan's items (not enriched again: already known) into
+    ``plan`` as the first run had them: settled ones as duplicates, transient failures
+    requeued, the rest pending. So a backfill's total for a range is the same on every run."""
+    listed = set(plan.keys)
+    wanted = [c for key in plan.keys for c in source.companion_keys(key) if c not in listed]
+    if not wanted:
+        return
+    states = await store.item_states(source.name, wanted)
+    retry = [k for k, (status, code) in states.items() if status == "failed" and code in TRANSIENT_CODES]
+    if retry:
+        await store.requeue_failed(source.name, retry, TRANSIENT_CODES)
+    pending: list[str] = []
+    for key in wanted:
+        if key not in states:
+            continue
+        plan.keys.append(key)
+        status = states[key][0]
+        if key in retry or (status not in SETTLED_OK and status != "failed"):
+            plan.pending.add(key)
+            pending.append(key)
+        else:
+            plan.duplicates.add(key)
+    if run_id is not None and pending:
+        await store.assign_run(source.name, pending, run_id)
 
 
 def settle(plan: Plan, states: dict[str, tuple[str, str | None]], counts: RunCounts) -> bool:

@@ -91,6 +91,12 @@ class Source(ABC):
         """
         raise ValueError(f"source kind {self.kind!r} cannot import a file")
 
+    def companion_keys(self, key: str) -> tuple[str, ...]:
+        """Keys of the items :meth:`enrich` may add beside item ``key`` (a photo's camera file,
+        its GeoTIFF). A backfill counts those already stored, so the same range reports the
+        same total on every run. Default: none."""
+        return ()
+
     async def probe(self, http: HttpClient) -> str:
         """``harvestd check-source``: sign in where the source has a login and make one
         listing call (the first page a scheduled run would read); returns what it found, in

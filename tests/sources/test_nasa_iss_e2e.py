@@ -90,7 +90,9 @@ async def test_backfill_mirrors_photos_with_metadata_geotiff_and_camera_files(eo
 
     pages_before = site.requests["page"]
     counts, _ = await run_backfill(cfg, "iss", await collect_specs(cfg, "iss", "2000-01-01", "2012-12-31"))
-    assert (counts.new, counts.duplicates) == (0, 3)  # idempotent: nothing enriched or fetched again
+    # idempotent: nothing enriched or fetched again; the same total as the first run (issue 13:
+    # it said total=3 here, the photos only, as companions are only made by enrichment)
+    assert (counts.total, counts.new, counts.duplicates, counts.failed) == (7, 0, 7, 0)
     assert site.requests["page"] == pages_before  # known photos are not enriched again
     assert len(rows(cfg.db_path, "SELECT * FROM iss_photos")) == 3
 

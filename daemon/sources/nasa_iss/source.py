@@ -84,6 +84,10 @@ class NasaIssSource(Source):
         async for item in self._photos(start, end, http):
             yield item
 
+    def companion_keys(self, key: str) -> tuple[str, ...]:
+        """The camera-metadata file and GeoTIFF items of photo ``key`` (see :meth:`_with_page`)."""
+        return (f"{key}/camera", f"{key}/geotiff")
+
     def suggest_limits(self, http: HttpClient) -> None:
         """The site's pace (``requests_per_minute``, ``page_concurrency``) for pages and images."""
         self._polite(http)
