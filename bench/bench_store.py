@@ -4,7 +4,9 @@
 Both insert the same realistic items (sky-camera slots with JSON metadata) in batches of
 1,000 into the same kind of table (WAL, ``synchronous=NORMAL``, ``ON CONFLICT DO
 NOTHING``), in one run, side by side; then ``add_items`` of the same items again (all
-duplicates: the idempotent re-run of a backfill). Prints rows/s and the ratio.
+duplicates: the idempotent re-run of a backfill). Then the claim/complete paths of the
+downloader and the worker over 20,000 items (the worker's one result at a time against its
+group commit). Prints rows/s and the ratios.
 
 Usage: python bench/bench_store.py [--rows 100000]
 """
@@ -24,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.store import NewItem, Store  # noqa: E402
+from daemon.store import Downloaded, NewItem, Store  # noqa: E402
+from daemon.store.models import ResultOutput  # noqa: E402
 
 BATCH = 1000
 
@@ -76,19 +79,53 @@ async def harvestd(db: Path, specs: list[NewItem]) -> tuple[float, float]:
     return first, again
 
 
+async def paths(db: Path, n: int) -> dict[str, float]:
+    """The downloader path (claim 100, record them downloaded in one group commit) and the
+    worker path (claim 8 results, record each output: one call per result as before, or one
+    call for the 8 as the worker's group commit does now), over ``n`` items; seconds each."""
+    specs = items(n)
+    out = ResultOutput(output={"octas": 3, "cloud_fraction": 0.4}, model="rbr", model_version="1", octas=3,
+                       cloud_fraction=0.4)
+    times = {}
+    async with Store.open(db) as store:
+        await store.add_items("sky", specs)
+        started = time.perf_counter()
+        while claimed := await store.claim_items("D", 100, lease_s=600):
+            await store.mark_downloaded_many("D", [Downloaded(it.id, it.path or "", 1000, "0" * 64)
+                                                   for it in claimed])
+        times["downloader"] = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(n // 16):  # half the results, one call per result
+            for result in await store.claim_results("W", 8, lease_s=600, max_attempts=3):
+                await store.complete_result(result.id, "W", out, 5.0)
+        times["worker_each"] = time.perf_counter() - started
+        started = time.perf_counter()
+        while claimed_results := await store.claim_results("W", 8, lease_s=600, max_attempts=3):
+            await store.complete_results("W", [(r.id, out, 5.0) for r in claimed_results])
+        times["worker_batched"] = time.perf_counter() - started
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     specs = items(args.rows)
+    parser_paths = min(args.rows, 20_000)
     with tempfile.TemporaryDirectory() as folder:
         raw_s = raw_executemany(Path(folder) / "raw.db", specs)
         ours_s, again_s = asyncio.run(harvestd(Path(folder) / "harvest.db", specs))
+        path_s = asyncio.run(paths(Path(folder) / "paths.db", parser_paths))
     n = args.rows
     print(f"sqlite3.executemany       {n / raw_s:>10,.0f} rows/s ({raw_s:.2f} s)")
     print(f"Store.add_items           {n / ours_s:>10,.0f} rows/s ({ours_s:.2f} s)  "
           f"= {raw_s / ours_s:.2f}× the plain executemany")
     print(f"Store.add_items (re-run)  {n / again_s:>10,.0f} rows/s ({again_s:.2f} s)  all duplicates")
+    m = parser_paths
+    print(f"downloader: claim 100 + record downloaded  {m / path_s['downloader']:>8,.0f} items/s ({m:,} items)")
+    each, batched = m / 2 / path_s["worker_each"], m / 2 / path_s["worker_batched"]
+    print(f"worker: claim 8 + complete one by one     {each:>8,.0f} results/s")
+    print(f"worker: claim 8 + complete in one call    {batched:>8,.0f} results/s  = {batched / each:.2f}×")
 
 
 if __name__ == "__main__":

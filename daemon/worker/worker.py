@@ -17,11 +17,12 @@ from pathlib import Path
 
 import structlog
 
-from daemon.aio import run_in_pool
+from daemon.aio import GroupCommit, run_in_pool
 from daemon.config import WorkerSettings
 from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store, StoreDamaged
+from daemon.store.models import ResultOutput
 from daemon.worker.processors import Processor
 
 log = structlog.get_logger("daemon.worker")
@@ -43,6 +44,9 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         self.pool = pool
         self.processed = 0
         self._threads = asyncio.Semaphore(settings.threads)  # decode + inference at once
+        # outputs finished together are recorded in one transaction (group commit)
+        self._completions: GroupCommit[tuple[int, ResultOutput, float], bool] = GroupCommit(
+            lambda done: self.store.complete_results(self.owner, done))
 
     @property
     def capacity(self) -> int:
@@ -88,7 +92,7 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
             await self.store.fail_result(claimed.id, self.owner, error)
             log.warning("result_failed", error=error)
             return
-        if await self.store.complete_result(claimed.id, self.owner, out, duration_ms):
+        if await self._completions.submit((claimed.id, out, duration_ms)):
             self.processed += 1
             log.info("result_completed", octas=out.octas, cloud_fraction=out.cloud_fraction,
                      condition=out.output.get("condition"), duration_ms=round(duration_ms, 1))
