@@ -23,14 +23,19 @@ class DownloadQueries(StoreBase):
     ) -> list[Item]:
         """Lease up to ``limit`` discovered items (or ones whose download lease expired)."""
         now = time.time()
+        only = " AND source = :source" if source else ""
         sql = (
             "UPDATE items SET status = 'downloading', lease_owner = :owner,"
             " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-            " WHERE id IN (SELECT id FROM items WHERE"
-            " ((status = 'discovered' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
-            "  OR (status = 'downloading' AND lease_until < :now))"
-            + (" AND source = :source" if source else "")
-            + " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
+            # two branches, each read in claim order from its own index and cut at LIMIT
+            " WHERE id IN (SELECT id FROM ("
+            " SELECT * FROM (SELECT id, captured_at FROM items INDEXED BY items_discovered"
+            " WHERE status = 'discovered'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= :now)" + only
+            + " ORDER BY captured_at, id LIMIT :limit)"
+            " UNION ALL SELECT * FROM (SELECT id, captured_at FROM items WHERE status = 'downloading'"
+            " AND lease_until < :now" + only + " ORDER BY captured_at, id LIMIT :limit))"
+            " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
         )
         params = {
             "owner": owner,

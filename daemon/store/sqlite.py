@@ -253,9 +253,12 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
             async with db.execute(
                 "UPDATE results SET status = 'processing', lease_owner = :owner,"
                 " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-                " WHERE id IN (SELECT id FROM results WHERE (status = 'pending'"
-                " OR (status = 'processing' AND lease_until < :now))" + only_source
-                + " ORDER BY id LIMIT :limit) RETURNING id, item_id, processor, attempts",
+                # two branches, each read in id order from an index and cut at LIMIT
+                " WHERE id IN (SELECT id FROM (SELECT * FROM (SELECT id FROM results"
+                " WHERE status = 'pending'" + only_source + " ORDER BY id LIMIT :limit)"
+                " UNION ALL SELECT * FROM (SELECT id FROM results WHERE status = 'processing'"
+                " AND lease_until < :now" + only_source + " ORDER BY id LIMIT :limit))"
+                " ORDER BY id LIMIT :limit) RETURNING id, item_id, processor, attempts",
                 {"owner": owner, "until": now + lease_s, "iso": iso, "now": now,
                  "limit": limit, "source": source},
             ) as cur:
