@@ -40,6 +40,7 @@ bench: $(DEV)
 	$(PY) bench/bench_slooh.py
 	$(PY) bench/bench_scrape.py
 	$(PY) bench/bench_store.py
+	$(PY) bench/bench_store_100k.py
 	$(PY) bench/bench_nasa_windows.py
 
 chaos: $(DEV)

@@ -84,8 +84,8 @@ class DownloadQueries(StoreBase):
             ids = json.dumps(sorted(done))
             await db.execute("DELETE FROM transfers WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
             await db.execute(
-                "INSERT INTO results (item_id, processor, created_at, updated_at)"
-                " SELECT i.id, p.value, ?, ? FROM items i, json_each(i.processors) p"
+                "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
+                " SELECT i.id, i.source, p.value, ?, ? FROM items i, json_each(i.processors) p"
                 " WHERE i.id IN (SELECT value FROM json_each(?)) ON CONFLICT (item_id, processor)"
                 " DO UPDATE SET status = 'pending', attempts = 0, error = NULL,"
                 " updated_at = excluded.updated_at",
@@ -183,9 +183,9 @@ class DownloadQueries(StoreBase):
             assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
             item_id = int(cur.lastrowid)
             await db.execute(
-                "INSERT INTO results (item_id, processor, created_at, updated_at)"
-                " SELECT ?, value, ?, ? FROM json_each(?)",
-                (item_id, now, now, json.dumps(list(processors))),
+                "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
+                " SELECT ?, ?, value, ?, ? FROM json_each(?)",
+                (item_id, source, now, now, json.dumps(list(processors))),
             )
         return item_id
 

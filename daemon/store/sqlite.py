@@ -414,9 +414,8 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         items = await self._read(
             "SELECT source, status, COUNT(*) AS n FROM items GROUP BY source, status ORDER BY 1, 2"
         )
-        results = await self._read(
-            "SELECT i.source, r.processor, r.status, COUNT(*) AS n FROM results r"
-            " JOIN items i ON i.id = r.item_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        results = await self._read(  # results carry their item's source (migration 0010)
+            "SELECT source, processor, status, COUNT(*) AS n FROM results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         return {"items": [dict(r) for r in items], "results": [dict(r) for r in results]}
 

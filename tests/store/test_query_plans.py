@@ -88,3 +88,26 @@ async def test_no_statement_scans_items_or_results(tmp_path):
     finally:
         conn.close()
     assert scans == {}, "\n\n".join(f"{sql}\n{plan}" for sql, plan in scans.items())
+
+
+async def test_results_get_their_items_source_also_when_upgrading(tmp_path):
+    """Migration 0010 copies each item's source into its results (counts per source without
+    a join); new results get it when created."""
+    db = tmp_path / "h.db"
+    async with Store.open(db) as store:
+        await a_day_of_work(store)
+        before = await store.status_counts()
+    assert {r["source"] for r in before["results"]} == {"sky", "iss", "slooh"}
+    conn = sqlite3.connect(db)  # back to schema 9: no source column in results
+    conn.executescript("DROP INDEX results_counts; ALTER TABLE results DROP COLUMN source;"
+                       " PRAGMA user_version = 9;")
+    conn.close()
+    async with Store.open(db) as store:
+        assert await store.schema_version() == 10
+        assert await store.status_counts() == before
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM results r JOIN items i ON i.id = r.item_id"
+                            " WHERE r.source IS NOT i.source").fetchone()[0] == 0
+    finally:
+        conn.close()
