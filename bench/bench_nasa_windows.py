@@ -19,32 +19,17 @@ import json
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.threaded_site import serve_in_thread  # noqa: E402
 from daemon.backfill import collect_specs, run_backfill  # noqa: E402
 from daemon.config import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from tests.fakes.nasa_eol_server import EolSite, synthetic_photos  # noqa: E402
-
-
-def serve(site: EolSite, port_box: list[int], ready: threading.Event) -> None:
-    async def main() -> None:
-        runner = web.AppRunner(site.app(), access_log=None)
-        await runner.setup()
-        tcp = web.TCPSite(runner, "127.0.0.1", 0)
-        await tcp.start()
-        port_box.append(int(runner.addresses[0][1]))
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
 
 
 def photo_rows(db: Path) -> list[tuple[object, ...]]:
@@ -101,11 +86,7 @@ async def main() -> None:
     configure_logging("info" if "-v" in sys.argv else "warning", "logfmt")
     site = EolSite(synthetic_photos(args.photos), api_keys={"test-key"})
     site.latency_s = args.latency_ms / 1000
-    port: list[int] = []
-    ready = threading.Event()
-    threading.Thread(target=serve, args=(site, port, ready), daemon=True).start()
-    ready.wait(10)
-    base = f"http://127.0.0.1:{port[0]}"
+    base = serve_in_thread(site.app())
     cases = [("2000–2030, adaptive windows", "2000-01-01", "2030-12-31", False)]
     if not args.no_fixed:
         cases.append(("2000–2030, fixed 31-day windows", "2000-01-01", "2030-12-31", True))

@@ -16,31 +16,16 @@ import asyncio
 import itertools
 import sys
 import tempfile
-import threading
 from pathlib import Path
-
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.threaded_site import serve_in_thread  # noqa: E402
 from daemon.config import HttpSettings, load_config  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
 from daemon.sources import build_source  # noqa: E402
 from tests.fakes.nasa_eol_server import EolSite, synthetic_photos  # noqa: E402
-
-
-def serve(site: EolSite, port_box: list[int], ready: threading.Event) -> None:
-    async def main() -> None:
-        runner = web.AppRunner(site.app(), access_log=None)
-        await runner.setup()
-        tcp = web.TCPSite(runner, "127.0.0.1", 0)
-        await tcp.start()
-        port_box.append(int(runner.addresses[0][1]))
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
 
 
 async def scrape(base: str, pages: int, rpm: float, tmp: Path) -> None:
@@ -72,12 +57,9 @@ def main() -> None:
     args = parser.parse_args()
     site = EolSite(synthetic_photos(args.pages))
     site.latency_s = args.latency_ms / 1000
-    port: list[int] = []
-    ready = threading.Event()
-    threading.Thread(target=serve, args=(site, port, ready), daemon=True).start()
-    ready.wait(10)
+    base = serve_in_thread(site.app())
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(scrape(f"http://127.0.0.1:{port[0]}", args.pages, args.rpm, Path(tmp)))
+        asyncio.run(scrape(base, args.pages, args.rpm, Path(tmp)))
     times = sorted(site.page_times)
     spacing = 60 / args.rpm
     achieved = (len(times) - 1) / (times[-1] - times[0]) * 60
