@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,7 +32,7 @@ async def resources(tmp_path) -> AsyncIterator[Resources]:
 
 def health_of(res: Resources, lag_s: float = 0.0) -> HealthSources:
     return HealthSources(res.store, res.downloader, res.worker, lambda: {"sky": "2026-11-22T02:10:00+00:00"},
-                         lambda: lag_s, 5.0, min_free_bytes=1)
+                         lambda: lag_s, 5.0)
 
 
 async def test_health_is_200_with_every_check(aiohttp_client, resources):
@@ -110,3 +111,21 @@ async def test_metrics_parse_and_carry_queues_http_and_processor_figures(aiohttp
     assert samples[("harvestd_items", (("source", "files"), ("status", "discovered")))] == 1
     assert samples[("harvestd_event_loop_lag_seconds", ())] == 0.25
     assert "harvestd_processor_seconds" in families and "harvestd_downloaded_bytes" in families
+
+
+@pytest.mark.parametrize("room", ["below", "above"])
+async def test_health_library_follows_the_configured_min_free_bytes(aiohttp_client, tmp_path, room):
+    """Health called the library unhealthy below a hard-coded 1 GiB while downloads went on
+    down to ``[library] min_free_bytes``: two thresholds, one not configurable. Now health
+    says unhealthy exactly when downloads pause, and reports the configured threshold."""
+    free = shutil.disk_usage(tmp_path).free
+    threshold = free + (1 << 40) if room == "below" else 1 << 20
+    cfg = config(tmp_path, f"[library]\nmin_free_bytes = {threshold}")
+    async with open_resources(cfg, "test") as res:
+        client = await aiohttp_client(build_app(health_of(res), ApiSettings()))
+        body = await (await client.get("/api/health")).json()
+    library = body["checks"]["library"]
+    if room == "below":
+        assert library["ok"] is False and library["paused"] is True and "full" in library["reason"]
+    else:
+        assert library["ok"] is True and library["min_free_bytes"] == 1 << 20

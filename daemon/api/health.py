@@ -36,7 +36,6 @@ class HealthSources:
     next_runs: Callable[[], dict[str, str | None]]
     loop_lag_s: Callable[[], float]
     max_loop_lag_s: float
-    min_free_bytes: int = 1 << 30
     stale_after_s: Callable[[], Mapping[str, float | None]] = dict  # each source's stale_after_s
 
 
@@ -64,15 +63,18 @@ def _downloader(src: HealthSources) -> dict[str, Any]:
 
 
 async def _library(src: HealthSources) -> dict[str, Any]:
-    state = await src.downloader.guard.check()
+    # the guard's own verdict and threshold ([library] min_free_bytes, the staging folder):
+    # health says "unhealthy" exactly when downloads pause, never at a threshold of its own
+    guard = src.downloader.guard
+    state = await guard.check(src.downloader.settings.staging_dir)
     if state.root is None:
         return {"ok": False, "paused": True, "reason": state.reason}
     try:
         usage = await asyncio.wait_for(asyncio.to_thread(shutil.disk_usage, state.root), CHECK_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         return {"ok": False, "root": str(state.root), "error": f"{type(exc).__name__}: {exc}"}
-    return {"ok": usage.free >= src.min_free_bytes, "root": str(state.root), "fallback": bool(state.reason),
-            "reason": state.reason, "free_bytes": usage.free, "min_free_bytes": src.min_free_bytes}
+    return {"ok": True, "root": str(state.root), "fallback": bool(state.reason), "reason": state.reason,
+            "free_bytes": usage.free, "min_free_bytes": guard.settings.min_free_bytes}
 
 
 async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
