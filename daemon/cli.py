@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
-import time
 from pathlib import Path
 
 import structlog
@@ -163,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harvestd: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "check-config":
-        return _check_config(path, cfg)
+        from daemon.checks import check_config
+
+        return check_config(path, cfg)
     # under the progress bars only warnings and errors are logged, unless --log-level asks
     quiet = "warning" if _shows_progress(args) and args.log_level is None else None
     configure_logging(args.log_level or quiet or cfg.daemon.log_level, args.log_format)
@@ -178,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     if args.command == "check-source":
-        return _check_source(cfg, args.source, args.timeout_s)
+        from daemon.checks import check_source
+
+        return check_source(cfg, args.source, args.timeout_s)
     if args.command == "run":
         return _run(path, cfg)
     if args.command in ("backfill", "import"):
@@ -205,80 +207,6 @@ def _backup(cfg: Config, dest: Path) -> int:
     print(f"backup {made.path}: {made.size_bytes} bytes, {made.items} items, integrity ok "
           f"({made.seconds:.1f} s)", flush=True)
     return EXIT_OK
-
-
-def _check_config(path: Path, cfg: Config) -> int:
-    from daemon.downloads.aria2.process import find_aria2c
-
-    aria2c = find_aria2c(cfg.downloads.aria2.binary)
-    if cfg.downloads.backend == "aria2" and aria2c is None:
-        print(f"{path}: downloads.backend = \"aria2\" but {cfg.downloads.aria2.binary!r} is not on PATH"
-              " (install Debian's 'aria2' package)", file=sys.stderr)
-        return EXIT_USAGE
-    problems = _unwritable(cfg)
-    for problem in problems:
-        print(f"{path}: {problem}", file=sys.stderr)
-    if problems:
-        return EXIT_USAGE
-    backend = "builtin" if cfg.downloads.backend == "builtin" or aria2c is None else f"aria2 ({aria2c})"
-    names = ", ".join(f"{n} ({s.kind})" for n, s in cfg.sources.items()) or "none"
-    print(f"{path}: OK; database {cfg.db_path}; library {cfg.library.root}; downloads: {backend};"
-          f" sources: {names}")
-    return EXIT_OK
-
-
-def _unwritable(cfg: Config) -> list[str]:
-    """The folders of ``cfg`` this user cannot write, one sentence each (naming the key)."""
-    from daemon.writable import writable_problem
-
-    folders: list[tuple[str, Path]] = [("data_dir", cfg.data_dir), ("store.path", cfg.db_path.parent)]
-    # a share not mounted yet is not a config error: the daemon waits for it (or uses
-    # fallback_root) and says so
-    if not cfg.library.require_mount or os.path.ismount(cfg.library.root):
-        folders.append(("library.root", cfg.library.root))
-    if cfg.library.fallback_root is not None:
-        folders.append(("library.fallback_root", cfg.library.fallback_root))
-    if cfg.downloads.staging_dir is not None:
-        folders.append(("downloads.staging_dir", cfg.downloads.staging_dir))
-    problems: list[str] = []
-    refused: list[Path] = []
-    for key, folder in folders:
-        if any(folder == r or r in folder.parents for r in refused):
-            continue  # inside a folder already reported: one line is enough
-        if (problem := writable_problem(folder)) is not None:
-            refused.append(folder)
-            hint = " (under systemd the unit sets HARVESTD_DATA_DIR to its state directory)" \
-                if key == "data_dir" else ""
-            problems.append(f"{key}: {problem}{hint}")
-    return problems
-
-
-def _check_source(cfg: Config, name: str, timeout_s: float) -> int:
-    from daemon.http import HttpClient, HttpError
-    from daemon.sources import build_source
-    from daemon.sources.base import SourceError
-
-    if name not in cfg.sources:
-        known = ", ".join(sorted(cfg.sources)) or "none configured"
-        print(f"harvestd check-source: unknown source {name!r} (known: {known})", file=sys.stderr)
-        return EXIT_USAGE
-    source = build_source(name, cfg.sources[name])
-    label = f"check-source {name} ({source.kind})"
-
-    async def main_async() -> int:
-        started = time.monotonic()
-        try:
-            async with HttpClient(cfg.http) as http, asyncio.timeout(timeout_s):
-                source.suggest_limits(http)
-                found = await source.probe(http)
-        except (SourceError, HttpError, TimeoutError) as exc:
-            reason = str(exc) or f"no answer within {timeout_s:g} s"
-            print(f"{label}: failed after {time.monotonic() - started:.2f} s: {reason}", flush=True)
-            return EXIT_FAILURE
-        print(f"{label}: ok in {time.monotonic() - started:.2f} s: {found}", flush=True)
-        return EXIT_OK
-
-    return asyncio.run(main_async())
 
 
 def _run(path: Path, cfg: Config) -> int:

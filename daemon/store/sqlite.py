@@ -27,6 +27,7 @@ from typing import Any
 import aiosqlite
 
 from daemon.store.base import _Tx
+from daemon.store.batches import SETTLE_ITEMS, SETTLE_ITEMS_OF_RESULTS, complete_results, insert_items
 from daemon.store.damage import QUICK_CHECK_ERRORS, StoreDamaged, is_damage, quick_check_rows
 from daemon.store.downloads import DownloadQueries
 from daemon.store.models import (
@@ -50,73 +51,6 @@ def _migrations() -> list[tuple[int, str]]:
         if entry.name.endswith(".sql"):
             steps.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
     return sorted(steps)
-
-
-_METADATA_JSON = json.JSONEncoder(sort_keys=True)  # one encoder, not one per row
-
-
-def _insert_items(conn: sqlite3.Connection, source: str, items: Sequence[NewItem], now: str) -> set[str]:
-    """Insert ``items`` (in the database thread, inside the caller's transaction); returns
-    the keys that were not there before."""
-    rows = [
-        (
-            source,
-            it.key,
-            it.url,
-            it.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            _METADATA_JSON.encode(it.metadata),
-            json.dumps(list(it.processors)),
-            it.path,
-            it.checksum,
-            "failed" if it.error else "discovered",
-            it.error[0] if it.error else None,
-            it.error[1][:2000] if it.error else None,
-            now,
-            now,
-        )
-        for it in items
-    ]
-    keys = [row[1] for row in rows]
-    present = {r[0] for r in conn.execute(
-        "SELECT key FROM items WHERE source = ? AND key IN (SELECT value FROM json_each(?))",
-        (source, json.dumps(keys)))}
-    conn.executemany(
-        "INSERT INTO items (source, key, url, captured_at, metadata, processors, path,"
-        " checksum, status, error_code, last_error, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT (source, key) DO NOTHING",
-        rows,
-    )
-    return set(keys) - present
-
-
-_ALL_DONE = (" AND status IN ('downloaded', 'uploaded', 'processing') AND NOT EXISTS (SELECT 1"
-             " FROM results r WHERE r.item_id = items.id AND r.status IN ('pending', 'processing'))")
-# items whose results are all done become processed: every such item (an idle worker's sweep,
-# one pass over the items waiting for results), or the items of some results (per completion:
-# a backlog of 100,000 downloaded items must not be scanned once per result — issue 13)
-SETTLE_ITEMS = "UPDATE items SET status = 'processed', updated_at = ? WHERE true" + _ALL_DONE
-SETTLE_ITEMS_OF_RESULTS = (
-    "UPDATE items SET status = 'processed', updated_at = ? WHERE id IN (SELECT item_id FROM results"
-    " WHERE id IN (SELECT value FROM json_each(?)))" + _ALL_DONE
-)
-
-
-def _complete_results(conn: sqlite3.Connection, owner: str, done: list[tuple[int, ResultOutput, float]],
-                      iso: str) -> list[bool]:
-    recorded = []
-    for result_id, out, duration_ms in done:
-        cur = conn.execute(
-            "UPDATE results SET status = 'completed', output = ?, octas = ?,"
-            " cloud_fraction = ?, model = ?, model_version = ?, duration_ms = ?, error = NULL,"
-            " lease_owner = NULL, lease_until = NULL, updated_at = ?"
-            " WHERE id = ? AND lease_owner = ? AND status = 'processing'",
-            (_METADATA_JSON.encode(out.output), out.octas, out.cloud_fraction, out.model,
-             out.model_version, duration_ms, iso, result_id, owner),
-        )
-        recorded.append(cur.rowcount == 1)
-    conn.execute(SETTLE_ITEMS_OF_RESULTS, (iso, json.dumps([result_id for result_id, _, _ in done])))
-    return recorded
 
 
 class Store(DownloadQueries, TaskQueries, ReportQueries):
@@ -201,7 +135,7 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         # one call into the database thread per batch: rows built, keys already present read,
         # one executemany, BEGIN … COMMIT — all inside it (issue 13: 0.06× of the database's
         # speed with one thread hop per row; see StoreBase._in_thread)
-        return await self._in_thread(_insert_items, source, items, utc_now_iso())
+        return await self._in_thread(insert_items, source, items, utc_now_iso())
 
     async def item_states(self, source: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """``key → (status, error_code)`` for the given keys of ``source`` that exist."""
@@ -294,7 +228,7 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
     async def complete_results(self, owner: str, done: Sequence[tuple[int, ResultOutput, float]]) -> list[bool]:
         """Record several outputs ``(result_id, output, duration_ms)`` in one transaction (one
         call into the database thread); per result, False when ``owner`` lost its lease."""
-        return await self._in_thread(_complete_results, owner, list(done), utc_now_iso())
+        return await self._in_thread(complete_results, owner, list(done), utc_now_iso())
 
     async def fail_result(self, result_id: int, owner: str, error: str) -> bool:
         """Record a processor failure with its reason (final)."""
