@@ -42,6 +42,7 @@ bench: $(DEV)
 	$(PY) bench/bench_store.py
 	$(PY) bench/bench_store_100k.py
 	$(PY) bench/bench_nasa_windows.py
+	$(PY) bench/bench_nasa_pipeline.py
 
 chaos: $(DEV)
 	$(PY) bench/chaos.py --kills 20

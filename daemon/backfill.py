@@ -28,7 +28,8 @@ from daemon.sources import build_source
 from daemon.store import NewItem, RunCounts
 
 log = structlog.get_logger("daemon.backfill")
-CHUNK_ITEMS = 1000
+CHUNK_ITEMS = 1000  # items planned, then waited for (bounds each poll of their states)
+PLAN_BATCH = 50  # items enriched and enqueued at a time within a chunk
 POLL_S = 0.25
 
 
@@ -104,10 +105,20 @@ async def run_backfill(cfg: Config, source_name: str, specs: list[NewItem],
             try:
                 for offset in range(0, len(specs), CHUNK_ITEMS):
                     chunk = specs[offset:offset + CHUNK_ITEMS]
-                    plan = await plan_backfill(res.store, source, chunk, res.http, run_id)
-                    counts.total += len(plan.keys) - len(chunk)  # companion items found on the way
-                    counts.duplicates += len(plan.duplicates)
-                    res.downloader.wake.set()
+                    plan = Plan()
+                    # planned in small parts, each handed to the downloader at once: its
+                    # downloads run while the next part's pages are read (issue 13)
+                    for start in range(0, len(chunk), PLAN_BATCH):
+                        part_specs = chunk[start:start + PLAN_BATCH]
+                        part = await plan_backfill(res.store, source, part_specs, res.http, run_id)
+                        plan.keys += part.keys
+                        plan.pending |= part.pending
+                        plan.duplicates |= part.duplicates
+                        counts.total += len(part.keys) - len(part_specs)  # companions found on the way
+                        counts.duplicates += len(part.duplicates)
+                        res.downloader.wake.set()
+                        if stop.is_set() or any(t.done() for t in tasks):
+                            break
                     pending_keys = sorted(plan.pending)
                     while not stop.is_set():
                         states = await res.store.item_states(source_name, pending_keys)

@@ -64,6 +64,7 @@ class FileSite:
         self.content_types: dict[str, str] = {}  # name → Content-Type (default octet-stream)
         self.retry_after_s: int | None = None  # sent with every 503 of ``unavailable``
         self.times: list[tuple[float, str, int]] = []  # (monotonic time, name, status) per request
+        self.latency_s = 0.0  # added before every answer (a far-away server)
 
     def add(self, name: str, size_bytes: int) -> bytes:
         """Serve ``size_bytes`` deterministic bytes at ``/files/<name>``; returns them."""
@@ -84,6 +85,8 @@ class FileSite:
     async def serve(self, request: web.Request, name: str) -> web.StreamResponse:
         """Answer ``request`` with the file ``name`` (quirks, Range and counters included)."""
         self.requests[name] += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         if self.unavailable.get(name, 0) > 0:
             self.unavailable[name] -= 1
             self.times.append((time.monotonic(), name, 503))
