@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from daemon.config_api import ApiSettings, UploadSettings
 from daemon.config_base import _Model
@@ -174,18 +174,12 @@ class LibrarySettings(_Model):
                 raise ValueError(f"{value!r} is not an octal mode such as \"0644\"") from None
         return value
 
-    @field_validator("file_mode")
+    @field_validator("file_mode", "dir_mode")
     @classmethod
-    def _owner_can_write(cls, value: int | None) -> int | None:
-        if value is not None and value & 0o600 != 0o600:
-            raise ValueError(f"{value:#o} would lock harvestd out of its own files (needs 0o600)")
-        return value
-
-    @field_validator("dir_mode")
-    @classmethod
-    def _owner_can_enter(cls, value: int | None) -> int | None:
-        if value is not None and value & 0o700 != 0o700:
-            raise ValueError(f"{value:#o} would lock harvestd out of its own folders (needs 0o700)")
+    def _owner_keeps_access(cls, value: int | None, info: ValidationInfo) -> int | None:
+        needed, what = (0o600, "files") if info.field_name == "file_mode" else (0o700, "folders")
+        if value is not None and value & needed != needed:
+            raise ValueError(f"{value:#o} would lock harvestd out of its own {what} (needs {needed:#o})")
         return value
 
 

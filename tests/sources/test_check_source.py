@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from tests.conftest import fast_config_head, serve_app, skycam_config_text
 from tests.fakes.nasa_eol_server import EolSite, reference_photos
 from tests.procs import cli_runner
-from tests.sources.slooh_harness import PASSWORD, USER
+from tests.sources.slooh_harness import PASSWORD, USER, slooh_config
 
 KEY = "k3y-f0r-check-source"
 OK = re.compile(r"^check-source (\S+) \((\w+)\): ok in \d+\.\d\d s: (.+)$")
@@ -71,8 +71,9 @@ requests_per_minute = 6000
         m = OK.match(out.strip())
         assert m and m.groups()[:2] == ("iss", "nasa_iss"), out
         assert m.group(3).startswith("3 items listed, newest "), out
-        pages = sum(n for path, n in site.requests.items() if "photo.pl" in path)
-        assert pages == 0  # a listing call only: no photo page, no file
+        # a listing call only: no photo page, no file (the site counts pages under "page")
+        assert site.requests["page"] == 0 and sum(site.files.requests.values()) == 0
+        assert len(site.queries) == 1
         code, out, err = await cli_runner(config, env_with(NASA_EOL_API_KEY="wrong-key"))("check-source", "iss")
         assert code == 1 and FAILED.match(out.strip()), out + err
         assert "wrong-key" not in out + err and "Traceback" not in err
@@ -80,16 +81,8 @@ requests_per_minute = 6000
 
 async def test_slooh_signs_in_and_reads_one_page_then_a_refused_login(slooh, tmp_path):
     site, base = slooh
+    slooh_config(tmp_path, base)  # page_size 5
     config = tmp_path / "config.toml"
-    config.write_text(fast_config_head() + f"""
-[sources.slooh]
-kind = "slooh"
-username = "${{SLOOH_USERNAME}}"
-password = "${{SLOOH_PASSWORD}}"
-base_url = "{base}"
-page_size = 5
-requests_per_minute = 6000
-""", encoding="utf-8")
     code, out, err = await cli_runner(config, env_with(SLOOH_USERNAME=USER, SLOOH_PASSWORD=PASSWORD))(
         "check-source", "slooh")
     assert code == 0, out + err
