@@ -51,9 +51,12 @@ async def filesite() -> AsyncIterator[tuple[FileSite, str]]:
 
 def fast_config_head(backend: str = "builtin", downloads: str = "") -> str:
     """The top of a test config: data and library under the config's folder, quick polling,
-    quick retries (``downloads``: more ``[downloads]`` lines). A source table follows."""
+    quick retries, the API on a free port (``downloads``: more ``[downloads]`` lines). A
+    source table follows."""
     return f"""
 data_dir = "data"
+[api]
+listen = "127.0.0.1:0"
 [library]
 root = "library"
 [downloads]
