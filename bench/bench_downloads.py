@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.config import load_config  # noqa: E402
+from daemon.config.load import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from daemon.resources import open_resources  # noqa: E402
 from daemon.store import NewItem, Store  # noqa: E402

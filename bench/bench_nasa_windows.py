@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.threaded_site import serve_in_thread  # noqa: E402
 from daemon.backfill import collect_specs, run_backfill  # noqa: E402
-from daemon.config import load_config  # noqa: E402
+from daemon.config.load import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from tests.fakes.nasa_eol_server import EolSite, synthetic_photos  # noqa: E402
 

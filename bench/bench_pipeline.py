@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from daemon.backfill import collect_specs, run_backfill  # noqa: E402
-from daemon.config import load_config  # noqa: E402
+from daemon.config.load import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from tests.conftest import skycam_config_text  # noqa: E402
 from tests.fakes.frames import fisheye_frame  # noqa: E402

@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.threaded_site import serve_in_thread  # noqa: E402
-from daemon.config import HttpSettings, load_config  # noqa: E402
+from daemon.config.load import load_config  # noqa: E402
+from daemon.config.settings import HttpSettings  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
-from daemon.sources import build_source  # noqa: E402
+from daemon.sources.registry import build_source  # noqa: E402
 from tests.fakes.nasa_eol_server import EolSite, synthetic_photos  # noqa: E402
 
 

@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.config import HttpSettings, parse_config  # noqa: E402
+from daemon.config.load import parse_config  # noqa: E402
+from daemon.config.settings import HttpSettings  # noqa: E402
 from daemon.harvest import harvest_window  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
-from daemon.sources import build_source  # noqa: E402
+from daemon.sources.registry import build_source  # noqa: E402
 from daemon.sources.slooh.api import SloohApi  # noqa: E402
 from daemon.sources.slooh.paging import walk_pages  # noqa: E402
 from daemon.store import Store  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.config import load_config  # noqa: E402
+from daemon.config.load import load_config  # noqa: E402
 from tests.conftest import serve_app, skycam_config_text  # noqa: E402
 from tests.fakes.skycam_server import SkycamSite  # noqa: E402
 

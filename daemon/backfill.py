@@ -19,12 +19,13 @@ from pathlib import Path
 import structlog
 
 from daemon.aio import wait_any
-from daemon.config import Config
+from daemon.config.root import Config
 from daemon.console import BackfillProgress
+from daemon.errors import InputError
 from daemon.harvest import Plan, only_items, plan_backfill, settle
 from daemon.http import HttpClient
 from daemon.resources import open_resources
-from daemon.sources import build_source
+from daemon.sources.registry import build_source
 from daemon.store import NewItem, RunCounts
 
 log = structlog.get_logger("daemon.backfill")
@@ -33,7 +34,7 @@ PLAN_BATCH = 50  # items enriched and enqueued at a time within a chunk
 POLL_S = 0.25
 
 
-class BackfillError(Exception):
+class BackfillError(InputError):
     """Bad arguments (unknown source, malformed or reversed range): exit status 2."""
 
 

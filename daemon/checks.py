@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from daemon.config import Config
+from daemon.config.root import Config
 from daemon.downloads.aria2.process import find_aria2c
+from daemon.errors import SourceError
 from daemon.http import HttpClient, HttpError
-from daemon.sources import build_source
-from daemon.sources.base import SourceError
+from daemon.sources.registry import build_source
 from daemon.writable import writable_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

@@ -15,7 +15,9 @@ from pathlib import Path
 import structlog
 
 from daemon import __version__
-from daemon.config import Config, ConfigError, find_config, load_config
+from daemon.config.load import find_config, load_config
+from daemon.config.root import Config
+from daemon.errors import ConfigError
 from daemon.logs import configure_logging, register_config_secrets
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -227,8 +229,8 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         summary_line,
     )
     from daemon.console import BackfillConsole
+    from daemon.errors import SourceError
     from daemon.http import HttpError
-    from daemon.sources.base import SourceError
 
     log = structlog.get_logger("daemon.backfill")
 
@@ -334,7 +336,7 @@ def _stats(cfg: Config, source: str | None) -> int:
 
 
 def _library_line(cfg: Config) -> str:
-    from daemon.library import root_problem
+    from daemon.library.root import root_problem
 
     lib, staging = cfg.library, cfg.downloads.staging_dir
     problem = root_problem(lib.root, lib.require_mount, lib.min_free_bytes, staging)

@@ -17,8 +17,7 @@ from datetime import datetime
 import structlog
 
 from daemon.http import HttpClient
-from daemon.sources import Source
-from daemon.sources.base import Checkpoint, Found
+from daemon.sources.base import Checkpoint, Found, Source
 from daemon.store import NewItem, RunCounts, Store
 from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 

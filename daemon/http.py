@@ -28,7 +28,9 @@ import stamina
 import structlog
 from aiolimiter import AsyncLimiter
 
-from daemon.config import HostLimit, HttpSettings
+from daemon.codes import ErrorCode
+from daemon.config.settings import HostLimit, HttpSettings
+from daemon.errors import HarvestdError
 from daemon.metrics import HTTP_REQUESTS, HTTP_RETRIES, RATE_LIMIT_WAIT
 
 log = structlog.get_logger("daemon.http")
@@ -37,17 +39,37 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 WRITE_BATCH_BYTES = 1 << 20
 
 
-class HttpError(Exception):
-    """A request that failed for good: ``status`` is the HTTP status, or None (network)."""
+class HttpError(HarvestdError):
+    """A request that failed for good: ``status`` is the HTTP status, or None (network).
+
+    As an item's failure: no status → ``network``, retried; 5xx, 408, 429 → ``http_error``,
+    retried; any other status → ``http_error``, final.
+    """
 
     def __init__(self, url: str, status: int | None, reason: str) -> None:
         super().__init__(reason)
         self.url = url
         self.status = status
 
+    def error_code(self) -> ErrorCode:
+        """``network`` without an HTTP status, else ``http_error``."""
+        return ErrorCode.NETWORK if self.status is None else ErrorCode.HTTP_ERROR
+
+    def transient(self) -> bool:
+        """No answer, a server error, a timeout or a rate limit: worth another attempt."""
+        return self.status is None or self.status >= 500 or self.status in (408, 429)
+
 
 class NotFound(HttpError):
     """HTTP 404 / 410: the resource does not exist (final, never retried)."""
+
+    def error_code(self) -> ErrorCode:
+        """Always ``not_found``."""
+        return ErrorCode.NOT_FOUND
+
+    def transient(self) -> bool:
+        """Never: the resource does not exist."""
+        return False
 
 
 class _Retryable(Exception):

@@ -10,6 +10,8 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
+from daemon.errors import ProcessorError
+
 DEFAULT_MAX_PIXELS = 64_000_000  # a 61 MP camera frame fits; see set_max_pixels
 _max_pixels = DEFAULT_MAX_PIXELS
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # Pillow refuses above twice this…
@@ -18,7 +20,7 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 
 
-class CorruptImage(ValueError):
+class CorruptImage(ProcessorError, ValueError):
     """The file is not a complete, decodable image (truncated, garbage, unknown format)."""
 
 

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from daemon.backfill import BackfillError, run_backfill
-from daemon.config import Config
+from daemon.config.root import Config
 from daemon.source_health import describe_state, source_states, stale_limits
 from daemon.store import NewItem, RunCounts, Store
 

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 import structlog
 
 from daemon.aio import lease_owner, owner_is_dead
-from daemon.config import Config
+from daemon.config.root import Config
 from daemon.downloads.base import Downloader
 from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
 from daemon.images import set_max_pixels
-from daemon.sources import build_source
+from daemon.sources.registry import build_source
 from daemon.store import Store
-from daemon.worker import Worker
-from daemon.worker.processors import Processor, build_processors
+from daemon.worker.processors.base import Processor
+from daemon.worker.processors.build import build_processors
+from daemon.worker.worker import Worker
 
 log = structlog.get_logger("daemon.resources")
 
@@ -72,7 +73,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
             build_source(name, source_cfg).suggest_limits(http)
         pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
-        processors = await asyncio.to_thread(build_processors, cfg)
+        processors = await asyncio.to_thread(build_processors, cfg.processor_configs())
         worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
                         lease_owner(f"{role}-worker"), source=source)
         downloader = await build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),

@@ -27,9 +27,12 @@ from daemon.api.app import build_app, start_api
 from daemon.api.health import HealthSources, check_loop, check_store
 from daemon.api.tasks import TaskSources
 from daemon.api.uploads import UploadSources
-from daemon.config import Config, ConfigError, changed_sections, load_config
+from daemon.config.diff import changed_sections
+from daemon.config.load import load_config
+from daemon.config.root import Config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.downloads.base import duplicate_policies
+from daemon.errors import ConfigError, SourceError
 from daemon.harvest import harvest_window
 from daemon.http import HttpError
 from daemon.images import set_max_pixels
@@ -37,11 +40,12 @@ from daemon.logs import register_config_secrets
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.source_health import SourceWatch, stale_limits
-from daemon.sources import Source, build_source
-from daemon.sources.base import SourceError
+from daemon.sources.base import Source
+from daemon.sources.registry import build_source
 from daemon.store import StoreDamaged
 from daemon.tasks import TaskRunner
-from daemon.worker.processors import Processor, build_processors
+from daemon.worker.processors.base import Processor
+from daemon.worker.processors.build import build_processors
 
 log = structlog.get_logger("daemon.runtime")
 RESTART_REQUIRED = ("data_dir", "store", "worker.threads", "api")
@@ -131,7 +135,7 @@ class Daemon:
                 if new.processors != self.cfg.processors or new.sources != self.cfg.sources:
                     assert self.res is not None
                     processors = await asyncio.to_thread(
-                        build_processors, new, self.res.processors, self.cfg
+                        build_processors, new.processor_configs(), self.res.processors, self.cfg.processor_configs()
                     )
             except (ConfigError, OSError, ValueError, RuntimeError) as exc:
                 reason = str(exc).replace("\n", "; ")

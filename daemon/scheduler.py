@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from tzlocal import get_localzone
 
-from daemon.config import Config
+from daemon.config.root import Config
 
 log = structlog.get_logger("daemon.scheduler")
 

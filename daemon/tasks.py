@@ -25,16 +25,17 @@ from typing import Any
 import structlog
 
 from daemon.aio import wait_any
+from daemon.errors import InputError
 from daemon.harvest import TRANSIENT_CODES, enqueue, enrich_new, only_items
 from daemon.http import HttpClient
-from daemon.sources import Source
+from daemon.sources.base import Source
 from daemon.store import NewItem, Store
 
 log = structlog.get_logger("daemon.tasks")
 KINDS = ("backfill", "ingest", "run_model")
 
 
-class TaskError(ValueError):
+class TaskError(InputError):
     """A task that cannot be created or carried out (the reason goes to the API / the row)."""
 
 

@@ -12,7 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from hypothesis import settings as hypothesis_settings
 
-from daemon.config import Config, load_config
+from daemon.config.load import load_config
+from daemon.config.root import Config
 from tests.fakes.file_server import FileSite
 from tests.fakes.skycam_server import SkycamSite, url_template
 

@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.api.app import build_app
 from daemon.api.health import HealthSources
-from daemon.config import ConfigError, parse_config
-from daemon.config_api import ApiSettings
+from daemon.config.api import ApiSettings
+from daemon.config.load import parse_config
+from daemon.errors import ConfigError
 from daemon.resources import Resources, open_resources
 from daemon.store import NewItem
 from tests.downloads.aria2_harness import file_item

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, changed_sections, load_config, parse_config
+from daemon.config.diff import changed_sections
+from daemon.config.load import load_config, parse_config
+from daemon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SKY = """

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from daemon.config import parse_config
+from daemon.config.load import parse_config
 from daemon.gps import ImageGps, read_gps
 from daemon.resources import Resources, open_resources
 from tests.fakes.exif_files import (

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from daemon.config import ConfigError, HostLimit, HttpSettings
+from daemon.config.settings import HostLimit, HttpSettings
+from daemon.errors import ConfigError
 from daemon.http import HttpClient, HttpError, NotFound, parse_retry_after
 
 FAST = {"backoff_initial_s": 0.01, "backoff_max_s": 0.02}
@@ -202,7 +203,7 @@ async def test_a_host_named_without_its_port_in_the_config_applies(server):
 def test_host_keys_match_case_insensitively_with_or_without_a_port():
     """Issue 13 item 5: ``[http.hosts."HOST"]`` matches the URL's host with or without a port,
     in any case; ``"HOST:PORT"`` applies to that port only."""
-    from daemon.config import parse_config
+    from daemon.config.load import parse_config
 
     cfg = parse_config('[http.hosts."EOL.JSC.nasa.gov"]\nrequests_per_minute = 30\n'
                        '[http.hosts."cam.example:8080"]\nrequests_per_minute = 5\n', Path("/tmp/c.toml"))

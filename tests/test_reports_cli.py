@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daemon.backfill import collect_specs, run_backfill
-from daemon.config import load_config
+from daemon.config.load import load_config
 from tests.conftest import skycam_config_text
 from tests.procs import cli_runner
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load_config, parse_config
+from daemon.config.load import load_config, parse_config
 from daemon.downloads.finish import FileModes, publish
+from daemon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_ROOT = os.geteuid() == 0

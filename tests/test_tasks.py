@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 
 from daemon.api.app import build_app
 from daemon.api.tasks import TaskSources
-from daemon.config_api import ApiSettings
+from daemon.config.api import ApiSettings
 from daemon.resources import Resources, open_resources
-from daemon.sources import build_source
+from daemon.sources.registry import build_source
 from daemon.tasks import TaskRunner
 from tests.test_api import health_of
 

@@ -13,8 +13,8 @@ import tifffile
 
 from daemon.api.app import build_app
 from daemon.api.uploads import UploadSources
-from daemon.config import parse_config
-from daemon.config_api import ApiSettings
+from daemon.config.api import ApiSettings
+from daemon.config.load import parse_config
 from daemon.resources import Resources, open_resources
 from tests.test_api import TOKEN, health_of
 from tests.worker.test_vegetation import sentinel2_sample

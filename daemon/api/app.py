@@ -22,7 +22,7 @@ from daemon.api.health import HealthSources, collect_health
 from daemon.api.openapi import get_openapi
 from daemon.api.tasks import TaskSources, get_task, list_tasks, post_task
 from daemon.api.uploads import UploadSources, get_item, post_upload
-from daemon.config_api import ApiSettings, split_listen
+from daemon.config.api import ApiSettings, split_listen
 
 log = structlog.get_logger("daemon.api")
 HEALTH: web.AppKey[HealthSources] = web.AppKey("health", HealthSources)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from daemon.config_api import ApiSettings, split_listen
+from daemon.config.api import ApiSettings, split_listen
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -21,7 +21,7 @@ from typing import Any
 from daemon.downloads.base import Downloader
 from daemon.source_health import source_states
 from daemon.store import Store
-from daemon.worker import Worker
+from daemon.worker.worker import Worker
 
 CHECK_TIMEOUT_S = 5.0
 

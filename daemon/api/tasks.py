@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from daemon.api.params import MAX_ID, path_id, query_int, read_json
-from daemon.sources import Source
+from daemon.sources.base import Source
 from daemon.store import Store
 from daemon.tasks import TaskError, TaskRunner, check_task
 

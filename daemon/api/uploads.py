@@ -31,12 +31,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from daemon.aio import run_in_pool
 from daemon.api.params import parse_json, path_id
-from daemon.config_api import UploadSettings
+from daemon.config.api import UploadSettings
 from daemon.downloads.base import Downloader, file_modes
 from daemon.downloads.finish import publish, seal
-from daemon.downloads.layout import LayoutError, render_layout, resolve_in_root, sanitize_component
 from daemon.gps import read_gps, with_overrides
 from daemon.images import CorruptImage, ImageTooLarge, verify_upload
+from daemon.library.paths import LayoutError, render_layout, resolve_in_root, sanitize_component
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.api")

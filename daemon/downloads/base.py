@@ -21,12 +21,12 @@ from typing import Any
 import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
-from daemon.config import DownloadSettings, LibrarySettings
+from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import FileModes, Sealed, is_image, publish, seal
-from daemon.downloads.layout import LayoutError, resolve_in_root
 from daemon.downloads.staging import sweep_staging
 from daemon.images import verify_file
-from daemon.library import LibraryGuard, LibraryState
+from daemon.library.paths import LayoutError, resolve_in_root
+from daemon.library.root import LibraryGuard, LibraryState
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
 from daemon.store import Downloaded, Item, Store

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config import DownloadSettings, LibrarySettings
+from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
 from daemon.downloads.finish import ChecksumMismatch, parse_digest_header
-from daemon.downloads.layout import LayoutError
 from daemon.http import HttpClient, HttpError, NotFound
 from daemon.images import CorruptImage
+from daemon.library.paths import LayoutError
 from daemon.store import Item, Store, StoreDamaged
 from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, NOT_FOUND, STORAGE_ERROR
 

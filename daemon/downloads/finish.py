@@ -21,7 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.downloads.layout import LayoutError
+from daemon.codes import ErrorCode
+from daemon.errors import DownloadError
+from daemon.library.paths import LayoutError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp",
                             ".fit", ".fits", ".fts"})
@@ -32,8 +34,11 @@ CHECKSUM_ALGORITHMS = {
 }
 
 
-class ChecksumMismatch(ValueError):
-    """The staged file does not match the checksum the source published."""
+class ChecksumMismatch(DownloadError, ValueError):
+    """The staged file does not match the checksum the source published (``checksum``, final
+    after the one refetch the backends make)."""
+
+    item_code = ErrorCode.CHECKSUM
 
 
 @dataclass(frozen=True)

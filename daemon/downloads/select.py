@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config import Config
+from daemon.config.root import Config
 from daemon.downloads.aria2.controller import Aria2Downloader
 from daemon.downloads.aria2.process import Aria2Missing, find_aria2c
 from daemon.downloads.base import Downloader, duplicate_policies

@@ -1,4 +1,4 @@
-"""What every source kind provides, and the registry mapping ``kind`` to a class."""
+"""What every source kind provides (the kinds themselves: :mod:`daemon.sources.registry`)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
-
 from daemon.http import HttpClient
 from daemon.store.models import NewItem
-
-
-class SourceError(Exception):
-    """The remote site refused or answered something unusable; ``str()`` is the one-line
-    reason (logged without a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -150,22 +143,3 @@ def require_range(kind: str, since: str | None, until: str | None) -> tuple[str,
     if not since or not until:
         raise ValueError(f"source kind {kind!r} needs --since and --until")
     return since, until
-
-
-_REGISTRY: dict[str, type[Source]] = {}
-
-
-def register(cls: type[Source]) -> type[Source]:
-    """Class decorator adding a source kind to the registry."""
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def build_source(name: str, config: BaseModel) -> Source:
-    """Instantiate the source class for ``config.kind``.
-
-    Raises:
-        KeyError: no source of that kind is registered.
-    """
-    kind = getattr(config, "kind")  # noqa: B009 - every source config has one
-    return _REGISTRY[kind](name, config)

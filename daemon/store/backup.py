@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from daemon.errors import StoreError
 
-class BackupError(Exception):
+
+class BackupError(StoreError):
     """The backup could not be made or did not verify (the message says why)."""
 
 

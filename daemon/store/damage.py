@@ -11,11 +11,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from daemon.errors import StoreError
+
 DAMAGE_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
 QUICK_CHECK_ERRORS = 3  # how many problems quick_check reports before it stops
 
 
-class StoreDamaged(sqlite3.DatabaseError):
+class StoreDamaged(StoreError, sqlite3.DatabaseError):
     """The database file is damaged (truncated, garbled, not SQLite): never used, never
     repaired in place; the message says to restore the last backup."""
 

@@ -1,5 +1,1 @@
-"""The DB-polling image worker and its processors."""
-
-from daemon.worker.worker import Worker
-
-__all__ = ["Worker"]
+"""The DB-polling image worker (``worker``) and its processors (``processors``)."""

@@ -18,12 +18,12 @@ from pathlib import Path
 import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
-from daemon.config import WorkerSettings
+from daemon.config.settings import WorkerSettings
 from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store, StoreDamaged
 from daemon.store.models import ResultOutput
-from daemon.worker.processors import Processor
+from daemon.worker.processors.base import Processor
 
 log = structlog.get_logger("daemon.worker")
 

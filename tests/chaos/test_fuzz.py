@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon.api.params import bounded_int, parse_json
-from daemon.config import ConfigError, parse_config
-from daemon.downloads.layout import MAX_COMPONENT_BYTES
+from daemon.config.load import parse_config
+from daemon.errors import ConfigError
+from daemon.library.paths import MAX_COMPONENT_BYTES
 from daemon.sources.nasa_iss.page import PageError, parse_photo_page
 from daemon.sources.slooh.objects import object_name
 from daemon.sources.slooh.records import fits_item, picture_item

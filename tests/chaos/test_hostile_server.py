@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from daemon.config import parse_config
+from daemon.config.load import parse_config
 from daemon.images import verify_image
 from daemon.resources import open_resources
 from daemon.store import NewItem

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Config, load_config
+from daemon.config.load import load_config
+from daemon.config.root import Config
 from daemon.downloads.aria2.controller import Aria2Downloader
 from daemon.resources import Resources, open_resources
 from daemon.store import NewItem

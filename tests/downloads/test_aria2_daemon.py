@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from daemon.config import load_config
+from daemon.config.load import load_config
 from daemon.store import Store
 from tests.downloads.aria2_harness import ARIA2_CONFIG, file_item, library_files, require_aria2c
 from tests.procs import DaemonProcess

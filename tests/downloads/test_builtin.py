@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.config import DownloadSettings, HttpSettings, LibrarySettings
+from daemon.config.settings import DownloadSettings, HttpSettings, LibrarySettings
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
 from daemon.store import NewItem, Store

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from daemon.downloads.layout import (
+from daemon.library.paths import (
     LayoutError,
     next_free_name,
     render_layout,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config import LibrarySettings, load_config
-from daemon.library import LibraryGuard, root_problem
+from daemon.config.load import load_config
+from daemon.config.settings import LibrarySettings
+from daemon.library.root import LibraryGuard, root_problem
 from daemon.resources import open_resources
 from tests.downloads.aria2_harness import file_item
 

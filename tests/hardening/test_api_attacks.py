@@ -16,7 +16,7 @@ from PIL import Image
 from daemon.api.app import build_app
 from daemon.api.tasks import TaskSources
 from daemon.api.uploads import UploadSources
-from daemon.config_api import ApiSettings
+from daemon.config.api import ApiSettings
 from daemon.tasks import TaskRunner
 from tests.test_api import health_of
 from tests.test_uploads import JPEG, files_under, form

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.downloads.layout import MAX_COMPONENT_BYTES, render_layout, resolve_in_root
+from daemon.library.paths import MAX_COMPONENT_BYTES, render_layout, resolve_in_root
 
 TEMPLATES = ["{object}/{telescope}/{format}/{telescope}_{filename}", "{a}{b}{c}/{filename}",
              "x/{a}.{b}/{t:%Y}/{filename}", "{a}-{a}-{a}"]

@@ -102,7 +102,7 @@ async def test_a_run_says_what_became_of_its_items(write_config, tmp_path):
     from datetime import UTC, datetime
 
     from daemon.harvest import harvest_window
-    from daemon.sources import build_source
+    from daemon.sources.registry import build_source
 
     _, cfg = write_config("http://127.0.0.1:9/", lookback_s=3600)
     async with open_resources(cfg, "test") as res:

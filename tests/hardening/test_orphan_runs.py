@@ -49,7 +49,7 @@ async def test_a_run_cancelled_at_any_instant_is_never_left_running(skycam, writ
     from datetime import UTC, datetime
 
     from daemon.harvest import harvest_window
-    from daemon.sources import build_source
+    from daemon.sources.registry import build_source
 
     site, base = skycam
     site.latency_s = 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from daemon.api.app import build_app
-from daemon.config_api import ApiSettings
+from daemon.config.api import ApiSettings
 from tests.test_api import health_of
 from tests.test_tasks import daemon_like
 

@@ -7,10 +7,11 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.config import Config, load_config
+from daemon.config.load import load_config
+from daemon.config.root import Config
 from daemon.harvest import harvest_window
 from daemon.resources import open_resources
-from daemon.sources import build_source
+from daemon.sources.registry import build_source
 from daemon.store import RunCounts, Store
 from tests.conftest import fast_config_head
 

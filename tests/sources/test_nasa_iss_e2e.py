@@ -11,7 +11,8 @@ import pytest
 import structlog
 
 from daemon.backfill import BackfillError, collect_specs, run_backfill
-from daemon.config import Config, load_config
+from daemon.config.load import load_config
+from daemon.config.root import Config
 from daemon.sources.nasa_iss.api import ApiError
 from tests.conftest import fast_config_head, serve_app
 from tests.downloads.aria2_harness import require_aria2c

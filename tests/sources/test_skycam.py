@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.config import SkycamSourceConfig
-from daemon.sources.skycam import SkycamSource, parse_bound, render_url, slots_between
+from daemon.sources.skycam.config import SkycamSourceConfig
+from daemon.sources.skycam.slots import parse_bound, render_url, slots_between
+from daemon.sources.skycam.source import SkycamSource
 
 TEMPLATE = "http://201.251.63.225/meteorologia/cielo/image/{year_dir}{t:%Y}-{t:%m%d%H%M}.jpg"
 

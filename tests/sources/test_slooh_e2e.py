@@ -136,7 +136,7 @@ async def test_md5_mismatch_is_fetched_again_then_failed_with_the_reason(slooh, 
 
 async def test_an_api_backfill_task_mirrors_the_whole_account(slooh, tmp_path, aiohttp_client):
     from daemon.api.app import build_app
-    from daemon.config_api import ApiSettings
+    from daemon.config.api import ApiSettings
     from tests.test_api import health_of
     from tests.test_tasks import daemon_like, wait_stage
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from daemon.downloads.layout import render_layout
+from daemon.library.paths import render_layout
 from daemon.sources.slooh.layout import file_format, layout_fields
 
 PICTURE = {"imageTitle": "Orion Nebula (M42)", "telescopeName": "Canary Two", "instrumentName": ""}

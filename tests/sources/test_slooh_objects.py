@@ -81,7 +81,7 @@ def test_every_common_name_and_caldwell_number_resolves_to_one_designation():
 
 
 def test_unknown_object_reaches_the_layout_from_the_config(tmp_path):
-    from daemon.config import load_config
+    from daemon.config.load import load_config
     from daemon.sources.slooh.records import picture_item
 
     path = tmp_path / "c.toml"

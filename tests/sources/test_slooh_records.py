@@ -91,9 +91,10 @@ def test_hostile_names_from_the_api_cannot_leave_the_library():
 
 
 async def test_the_source_suggests_a_pace_for_the_api_and_the_file_hosts():
-    from daemon.config import HostLimit, parse_config
+    from daemon.config.load import parse_config
+    from daemon.config.settings import HostLimit
     from daemon.http import HttpClient
-    from daemon.sources import build_source
+    from daemon.sources.registry import build_source
 
     text = ('[sources.s]\nkind = "slooh"\nusername = "u"\npassword = "p"\n'
             '[http.hosts."polaris.slooh.com"]\nrequests_per_minute = 10\n')

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import structlog
 
-from daemon.config import HttpSettings
+from daemon.config.settings import HttpSettings
 from daemon.http import HttpClient
 from daemon.sources.slooh.api import SloohApi, SloohLoginError, SloohSessionError
 from daemon.sources.slooh.paging import walk_pages

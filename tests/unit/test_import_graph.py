@@ -59,7 +59,8 @@ def _imports(tree: ast.AST, module: str, is_package: bool, known: set[str]) -> s
                 base = ".".join([*anchor, base] if base else anchor)
             if base.startswith("daemon"):
                 for alias in node.names:
-                    target = resolve(f"{base}.{alias.name}") if f"{base}.{alias.name}" in known else resolve(base)
+                    full = f"{base}.{alias.name}"
+                    target = full if full in known else resolve(base)
                     if target:
                         found.add(target)
         for child in ast.iter_child_nodes(node):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.config import parse_config
+from daemon.config.load import parse_config
 from tests.conftest import fast_config_head, skycam_config_text
 
 SOURCE = """

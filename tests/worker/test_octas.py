@@ -14,7 +14,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from daemon.config import ProcessorConfig, SkyMask
 from daemon.images import CorruptImage, load_rgb
 from daemon.store.models import Item
 from daemon.worker.processors.octas import (
@@ -23,6 +22,7 @@ from daemon.worker.processors.octas import (
     octas_from_fraction,
     sun_elevation_deg,
 )
+from daemon.worker.processors.octas_config import OctasConfig, SkyMask
 from tests.fakes.frames import fisheye_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def _exact_png(tmp_path: Path, cloudy_pixels: int) -> Path:
 def test_onnx_baseline_exact_fractions(tmp_path, cloudy, octas):
     # a square mask circle large enough to cover the whole 16×16 frame, no horizon cut
     mask = SkyMask(center_x=8, center_y=8, radius=100, horizon_cut_deg=90)
-    proc = OctasProcessor("octas", ProcessorConfig(mask=mask))
+    proc = OctasProcessor("octas", OctasConfig(mask=mask))
     out = proc.process(item(), _exact_png(tmp_path, cloudy))
     assert out.octas == octas == octas_from_fraction(cloudy / 256)
     assert out.cloud_fraction == pytest.approx(cloudy / 256, abs=1e-6)
@@ -81,7 +81,7 @@ def test_onnx_baseline_exact_fractions(tmp_path, cloudy, octas):
 def test_synthetic_fisheye_frames_within_tolerance(tmp_path, fraction):
     path = tmp_path / "frame.jpg"
     path.write_bytes(fisheye_frame(fraction, seed=7))
-    out = OctasProcessor("octas", ProcessorConfig()).process(item(), path)
+    out = OctasProcessor("octas", OctasConfig()).process(item(), path)
     # stated tolerance: ±0.03 of cloud fraction after JPEG compression
     assert out.cloud_fraction == pytest.approx(fraction, abs=0.03)
     circle = out.output["sky_circle_px"]
@@ -97,7 +97,7 @@ def test_night_frame_has_no_octas(tmp_path):
     assert sun_elevation_deg(-31.42, -64.19, MIDNIGHT_UTC) < -18
     path = tmp_path / "frame.jpg"
     path.write_bytes(fisheye_frame(0.5, seed=1))
-    out = OctasProcessor("octas", ProcessorConfig()).process(item(MIDNIGHT_UTC), path)
+    out = OctasProcessor("octas", OctasConfig()).process(item(MIDNIGHT_UTC), path)
     assert out.octas is None and out.cloud_fraction is None
     assert out.output["condition"] == "night" and out.output["sun_elevation_deg"] < -6
 
@@ -107,7 +107,7 @@ def test_real_photo_decodes_with_reduced_scale(tmp_path):
     rgb, scale, full = load_rgb(photo, max_side_px=200)
     assert full == (640, 427) and max(rgb.shape[:2]) <= 200 and rgb.dtype == np.uint8
     assert scale == pytest.approx(rgb.shape[1] / 640)
-    out = OctasProcessor("octas", ProcessorConfig()).process(item(), photo)
+    out = OctasProcessor("octas", OctasConfig()).process(item(), photo)
     # no dark border: the inscribed circle is used; the dusk sky is mostly clear blue
     assert out.output["sky_circle_px"]["radius"] == pytest.approx(213.5, abs=1)
     assert 0.0 <= out.cloud_fraction <= 1.0 and out.octas is not None
@@ -123,7 +123,7 @@ def test_corrupt_and_truncated_images_raise(tmp_path):
     truncated.write_bytes(good[: len(good) // 3])
     garbage = tmp_path / "g.jpg"
     garbage.write_bytes(b"<html>503 Service Unavailable</html>")
-    proc = OctasProcessor("octas", ProcessorConfig())
+    proc = OctasProcessor("octas", OctasConfig())
     for path in (truncated, garbage):
         with pytest.raises(CorruptImage):
             proc.process(item(), path)
@@ -151,7 +151,7 @@ def test_custom_onnx_classifier_replaces_baseline(tmp_path):
     model = tmp_path / "mine.onnx"
     _classifier(model)
     labels = ["0", "1", "2", "3", "4", "5", "6", "7", "8"]
-    cfg = ProcessorConfig(model=model, labels=list(reversed(labels)), input_size=(32, 32))
+    cfg = OctasConfig(model=model, labels=list(reversed(labels)), input_size=(32, 32))
     path = tmp_path / "frame.jpg"
     path.write_bytes(fisheye_frame(0.4))
     out = OctasProcessor("octas", cfg).process(item(), path)
@@ -162,9 +162,9 @@ def test_custom_onnx_classifier_replaces_baseline(tmp_path):
 
 def test_custom_model_needs_labels_and_size():
     with pytest.raises(ValueError, match="needs 'labels'"):
-        ProcessorConfig(model=Path("x.onnx"))
+        OctasConfig(model=Path("x.onnx"))
     with pytest.raises(ValueError, match="not an octas value"):
-        ProcessorConfig(model=Path("x.onnx"), labels=["cloudy"], input_size=(8, 8))
+        OctasConfig(model=Path("x.onnx"), labels=["cloudy"], input_size=(8, 8))
 
 
 def test_build_script_regenerates_the_committed_model_byte_for_byte(tmp_path):

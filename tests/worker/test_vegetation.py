@@ -12,11 +12,12 @@ import pytest
 import tifffile
 from PIL import Image
 
-from daemon.config import ConfigError, parse_config
-from daemon.config_vegetation import VegetationConfig
+from daemon.config.load import parse_config
+from daemon.errors import ConfigError
 from daemon.images import CorruptImage
 from daemon.store.models import Item
-from daemon.worker.processors.base import build_processor
+from daemon.worker.processors.build import build_processor
+from daemon.worker.processors.vegetation_config import VegetationConfig
 
 DATA = Path(__file__).parents[1] / "data"
 

@@ -26,17 +26,17 @@ from urllib.parse import urlsplit
 import structlog
 
 from daemon.aio import GroupCommit
-from daemon.config import DownloadSettings, LibrarySettings
+from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.aria2.errors import Aria2Failure, classify
 from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 from daemon.downloads.aria2.supervisor import Aria2Supervisor
 from daemon.downloads.base import Downloader, Target
 from daemon.downloads.finish import ChecksumMismatch, is_image, parse_checksum
-from daemon.downloads.layout import LayoutError
 from daemon.downloads.staging import finished_leftover
 from daemon.http import HttpClient
 from daemon.images import FITS_SUFFIXES, CorruptImage
+from daemon.library.paths import LayoutError
 from daemon.store import Item, Store, StoreDamaged, Transfer
 from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 

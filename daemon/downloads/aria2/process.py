@@ -27,12 +27,13 @@ from pathlib import Path
 import structlog
 
 from daemon import notify
-from daemon.config import Aria2Settings
+from daemon.config.settings import Aria2Settings
+from daemon.errors import DownloadError
 
 log = structlog.get_logger("daemon.downloads.aria2")
 
 
-class Aria2Missing(RuntimeError):
+class Aria2Missing(DownloadError, RuntimeError):
     """``downloads.backend = "aria2"`` but no aria2c binary can be found."""
 
 

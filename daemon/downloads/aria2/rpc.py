@@ -20,14 +20,18 @@ from typing import Any
 import aiohttp
 import structlog
 
+from daemon.errors import DownloadError
+
 log = structlog.get_logger("daemon.downloads.aria2")
 
 
-class Aria2Unavailable(Exception):
+class Aria2Unavailable(DownloadError):
     """aria2c does not answer: socket closed, connection refused or a call timed out."""
 
+    retryable = True
 
-class Aria2Error(Exception):
+
+class Aria2Error(DownloadError):
     """aria2c answered with a JSON-RPC error (e.g. ``GID … is not found``)."""
 
     def __init__(self, code: int, message: str) -> None:

@@ -18,7 +18,7 @@ import aiohttp
 import structlog
 
 from daemon.aio import wait_any
-from daemon.config import Aria2Settings
+from daemon.config.settings import Aria2Settings
 from daemon.downloads.aria2.process import Aria2Process, aria2_options
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from daemon.sources.base import SourceError
+from daemon.errors import SourceError
 
 API_PATH = "/SearchPhotos/PhotosDatabaseAPI/PhotosDatabaseAPI.pl"
 NO_RECORDS = "SQL found no records that match the specified criteria"

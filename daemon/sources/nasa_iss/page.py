@@ -20,6 +20,8 @@ from datetime import date, datetime, time
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from daemon.errors import SourceError
+
 NMI_KM = 1.852
 _NO_GEOTIFF = re.compile(r"no\s+geotiff\s+is\s+available\s+for\s+this\s+photo")
 _POINT = re.compile(r"(-?[\d.]+)\s*°?\s*([NS])\s*,\s*(-?[\d.]+)\s*°?\s*([EW])", re.I)
@@ -30,7 +32,7 @@ _NMI = re.compile(r"([\d.,]+)\s*nautical miles", re.I)
 _ONCLICK_PATH = re.compile(r"\(\s*['\"]([^'\"]+)['\"]\s*\)")
 
 
-class PageError(ValueError):
+class PageError(SourceError, ValueError):
     """Not a photo page (removed photo, error page, garbled HTML): the item fails with this."""
 
 

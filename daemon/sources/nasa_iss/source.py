@@ -22,11 +22,10 @@ from typing import Any, ClassVar
 
 import structlog
 
-from daemon.config import HostLimit
-from daemon.config_nasa import NasaIssSourceConfig
-from daemon.downloads.layout import render_layout, sanitize_component
+from daemon.config.settings import HostLimit
 from daemon.http import HttpClient, HttpError
-from daemon.sources.base import Source, register, require_range
+from daemon.library.paths import render_layout, sanitize_component
+from daemon.sources.base import Source, require_range
 from daemon.sources.nasa_iss.api import (
     API_PATH,
     ApiError,
@@ -39,6 +38,7 @@ from daemon.sources.nasa_iss.api import (
     photo_conditions,
 )
 from daemon.sources.nasa_iss.codes import camera_description, film_description
+from daemon.sources.nasa_iss.config import NasaIssSourceConfig
 from daemon.sources.nasa_iss.page import PageError, PhotoPage, parse_photo_page
 from daemon.sources.nasa_iss.windows import AdaptiveWindows
 from daemon.store.models import HTTP_ERROR, NewItem
@@ -55,7 +55,6 @@ def parse_day(text: str) -> date:
         raise ValueError(f"not a date (want YYYY-MM-DD): {text!r}") from None
 
 
-@register
 class NasaIssSource(Source):
     """``kind = "nasa_iss"`` (see the module docstring)."""
 

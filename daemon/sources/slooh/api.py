@@ -23,9 +23,9 @@ from typing import Any
 
 import structlog
 
+from daemon.errors import SourceError
 from daemon.http import HttpClient
 from daemon.logs import register_secret
-from daemon.sources.base import SourceError
 from daemon.sources.slooh.paging import parse_count
 
 log = structlog.get_logger("daemon.sources.slooh")

@@ -4,7 +4,7 @@
 when empty), ``{format}`` (``FITS`` for .fit/.fits, ``JPEG`` for .jpg/.jpeg, ``Pictures``
 otherwise), ``{filename}``, ``{title}``, ``{date}`` (YYYY-MM-DD, UTC), ``{year}``, ``{month}``,
 ``{day}``. Every value is sanitised into one byte-capped path segment by
-:func:`daemon.downloads.layout.render_layout`.
+:func:`daemon.library.paths.render_layout`.
 """
 
 from __future__ import annotations

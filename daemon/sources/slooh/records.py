@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from daemon.downloads.layout import render_layout
+from daemon.library.paths import render_layout
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.layout import layout_fields
 from daemon.sources.slooh.objects import UNKNOWN
@@ -93,7 +93,7 @@ def picture_item(source: str, layout: str, picture: dict[str, Any],
     """The item of one photo-roll picture, or None when it has no image id or download URL.
 
     Raises:
-        daemon.downloads.layout.LayoutError: ``layout`` does not render.
+        daemon.library.paths.LayoutError: ``layout`` does not render.
     """
     found = _id_and_url(picture, "imageDownloadURL", "imageURL")
     if found is None:
@@ -115,7 +115,7 @@ def fits_item(source: str, layout: str, mission: dict[str, Any], group: str,
     it has no image id or URL.
 
     Raises:
-        daemon.downloads.layout.LayoutError: ``layout`` does not render.
+        daemon.library.paths.LayoutError: ``layout`` does not render.
     """
     found = _id_and_url(entry, "imageURL", "imageUrl")
     if found is None:

@@ -30,11 +30,12 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from daemon.config import HostLimit
-from daemon.config_slooh import SloohSourceConfig
+from daemon.config.settings import HostLimit
+from daemon.errors import SourceError
 from daemon.http import HttpClient
-from daemon.sources.base import Checkpoint, Found, Source, SourceError, register
+from daemon.sources.base import Checkpoint, Found, Source
 from daemon.sources.slooh.api import Page, SloohApi, is_true
+from daemon.sources.slooh.config import SloohSourceConfig
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.paging import parse_count, walk_pages
 from daemon.sources.slooh.records import fits_item, picture_item
@@ -67,7 +68,6 @@ def parse_window(since: str | None, until: str | None) -> tuple[date, date] | No
     return start, end
 
 
-@register
 class SloohSource(Source):
     """``kind = "slooh"`` (see the module docstring)."""
 

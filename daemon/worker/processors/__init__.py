@@ -1,5 +1,2 @@
-"""Processors run by the image worker (ONNX models, in the CPU pool)."""
-
-from daemon.worker.processors.base import Processor, build_processors
-
-__all__ = ["Processor", "build_processors"]
+"""Processors run by the image worker (ONNX models, in the CPU pool): ``base`` (the
+interface), ``kinds`` (config models by kind), ``build`` (instances from configs)."""

@@ -30,10 +30,10 @@ from astral import Observer
 from astral.sun import elevation
 from PIL import Image
 
-from daemon.config import ProcessorConfig, SkyMask
 from daemon.images import load_rgb
 from daemon.store.models import Item, ResultOutput
 from daemon.worker.processors.base import Processor
+from daemon.worker.processors.octas_config import OctasConfig, SkyMask
 
 DARK_LEVEL = 25  # 8-bit brightness below which a pixel is the black border of a fisheye frame
 
@@ -119,7 +119,7 @@ def _session(path: Path | Any) -> ort.InferenceSession:
 class OctasProcessor(Processor):
     """Cloud cover in octas; see the module docstring. Thread-safe (ORT ``run`` is)."""
 
-    def __init__(self, name: str, config: ProcessorConfig) -> None:
+    def __init__(self, name: str, config: OctasConfig) -> None:
         self.name = name
         self.config = config
         if config.model is None:

@@ -28,10 +28,10 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from daemon.config_vegetation import VegetationConfig
 from daemon.images import CorruptImage, check_pixels
 from daemon.store.models import Item, ResultOutput
 from daemon.worker.processors.base import Processor
+from daemon.worker.processors.vegetation_config import VegetationConfig
 
 MODEL_VERSION = "1"
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})

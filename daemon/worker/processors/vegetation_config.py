@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from daemon.config_base import _Model
+from daemon.config.base import Model
 
 BandName = Literal["blue", "green", "red", "rededge", "nir"]
 PRESETS: dict[str, tuple[dict[str, int], float, float]] = {  # bands, scale, black level
@@ -27,7 +27,7 @@ PRESETS: dict[str, tuple[dict[str, int], float, float]] = {  # bands, scale, bla
 }
 
 
-class VegetationConfig(_Model):
+class VegetationConfig(Model):
     """Vegetation indices of one image; see the module docstring for bands and presets."""
 
     kind: Literal["vegetation"]

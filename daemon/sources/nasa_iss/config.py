@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from daemon.config_base import _RemoteSource
+from daemon.config.base import SourceOptions
+from daemon.library.paths import render_layout
 
 
-class NasaIssSourceConfig(_RemoteSource):
+class NasaIssSourceConfig(SourceOptions):
     """Mirror the photos matching every given condition (missions, box, dates, time of day).
 
     ``bbox`` = (lat_min, lon_min, lat_max, lon_max) of the photo centre, degrees.
@@ -18,15 +20,16 @@ class NasaIssSourceConfig(_RemoteSource):
     ``lookback_days``. Queries are split into ``window_days`` windows so no answer is unbounded.
     Layout fields: ``{year}``, ``{month}``, ``{mission}``, ``{roll}``, ``{frame}``, ``{camera}``,
     ``{nasa_id}``, ``{filename}``, ``{source}``.
+    Shared options (schedule, processors, layout…): :class:`SourceOptions`; the mirror runs
+    daily at 02:00 UTC by default.
     """
+
+    option_defaults: ClassVar[Mapping[str, Any]] = {
+        "schedule": "0 2 * * *", "layout": "{source}/{year}/{mission}/{camera}/{filename}"}
 
     kind: Literal["nasa_iss"]
     api_key: str = Field(min_length=1)
     base_url: str = "https://eol.jsc.nasa.gov"
-    schedule: str = "0 2 * * *"
-    jitter_s: int = Field(0, ge=0, le=3600)
-    misfire_grace_s: int = Field(3600, ge=1)
-    run_on_start: bool = False
     missions: list[str] = Field(default_factory=list)
     bbox: tuple[float, float, float, float] | None = None
     since: date | None = None
@@ -41,16 +44,10 @@ class NasaIssSourceConfig(_RemoteSource):
     geotiff: bool = True
     page_concurrency: int = Field(4, ge=1, le=32)  # photo pages fetched at once
     requests_per_minute: float = Field(60.0, gt=0)  # to the site, unless [http.hosts] names it
-    processors: list[str] = Field(default_factory=list)
-    layout: str = "{source}/{year}/{mission}/{camera}/{filename}"
-    enabled: bool = True
-
 
     @field_validator("layout")
     @classmethod
     def _layout_renders(cls, v: str) -> str:
-        from daemon.downloads.layout import render_layout  # local: downloads depend on config
-
         render_layout(v, {"source": "iss", "year": "2003", "month": "04", "mission": "ISS006", "roll": "E",
                           "frame": "44608", "camera": "E4", "nasa_id": "ISS006-E-44608",
                           "filename": "ISS006-E-44608.JPG"})  # LayoutError is a ValueError: this key's error

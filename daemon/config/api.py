@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, model_validator
 
-from daemon.config_base import _Model
+from daemon.config.base import Model
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
@@ -32,7 +32,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class ApiSettings(_Model):
+class ApiSettings(Model):
     """``enabled``, ``listen`` (HOST:PORT) and ``token``: with a token, every write needs
     ``Authorization: Bearer <token>``; listening beyond loopback without one is refused.
 
@@ -60,7 +60,7 @@ class ApiSettings(_Model):
         return self
 
 
-class UploadSettings(_Model):
+class UploadSettings(Model):
     """``[uploads]``: images posted to ``/api/uploads``.
 
     ``layout`` fields: ``{t:STRFTIME}`` (upload time, UTC), ``{filename}`` (sanitised, with

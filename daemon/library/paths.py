@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from daemon.errors import LibraryError
+
 MAX_COMPONENT_BYTES = 200  # UTF-8 bytes; file systems cap a name at 255 bytes, not characters
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
-class LayoutError(ValueError):
+class LayoutError(LibraryError, ValueError):
     """A template that does not render, or renders to an unsafe path."""
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config import LibrarySettings
+from daemon.config.settings import LibrarySettings
 
 log = structlog.get_logger("daemon.library")
 CHECK_TIMEOUT_S = 10.0

@@ -1,0 +1,1 @@
+"""Source kind ``skycam``: config, slots, source."""
