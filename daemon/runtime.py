@@ -135,8 +135,8 @@ class Daemon:
                 if new.processors != self.cfg.processors or new.sources != self.cfg.sources:
                     assert self.res is not None
                     processors = await asyncio.to_thread(
-                        build_processors, new.processor_configs(), self.res.processors, self.cfg.processor_configs()
-                    )
+                        build_processors, new.processor_configs(), self.res.processors,
+                        self.cfg.processor_configs())
             except (ConfigError, OSError, ValueError, RuntimeError) as exc:
                 reason = str(exc).replace("\n", "; ")
                 log.error("reload_rejected", config=str(self.config_path), reason=reason)
