@@ -17,7 +17,7 @@ import structlog
 from daemon import __version__
 from daemon.config.load import find_config, load_config
 from daemon.config.root import Config
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, HarvestdError, InputError
 from daemon.logs import configure_logging, register_config_secrets
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -179,6 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         except StoreDamaged as exc:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+    try:
+        return _dispatch(args, path, cfg)
+    except InputError as exc:  # the request was wrong (a range, a source name): exit 2
+        print(f"harvestd {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HarvestdError as exc:  # a remote, the store, the library: one line, exit 1
+        print(f"harvestd {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace, path: Path, cfg: Config) -> int:
+    """Run the command; a harvestd error it raises is turned into one line by :func:`main`."""
     if args.command == "check-source":
         from daemon.checks import check_source
 
@@ -197,15 +209,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _backup(cfg: Config, dest: Path) -> int:
-    from daemon.store.backup import BackupError, backup_database
+    from daemon.store.backup import backup_database
 
     if not _has_database(cfg):
         return EXIT_FAILURE
-    try:
-        made = backup_database(cfg.db_path, dest, cfg.store.busy_timeout_ms)
-    except BackupError as exc:
-        print(f"harvestd backup: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    made = backup_database(cfg.db_path, dest, cfg.store.busy_timeout_ms)  # BackupError: main's one line
     print(f"backup {made.path}: {made.size_bytes} bytes, {made.items} items, integrity ok "
           f"({made.seconds:.1f} s)", flush=True)
     return EXIT_OK
@@ -229,8 +237,6 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         summary_line,
     )
     from daemon.console import BackfillConsole
-    from daemon.errors import SourceError
-    from daemon.http import HttpError
 
     log = structlog.get_logger("daemon.backfill")
 
@@ -247,7 +253,7 @@ def _backfill(cfg: Config, args: argparse.Namespace) -> int:
         except BackfillError as exc:
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        except (SourceError, HttpError) as exc:  # the remote refused or failed: one line, no traceback
+        except HarvestdError as exc:  # the remote refused or failed: one line, no traceback
             print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         console = BackfillConsole(args.command) if _shows_progress(args) else None
@@ -290,18 +296,14 @@ def _has_database(cfg: Config) -> bool:
 
 
 def _retry(cfg: Config, args: argparse.Namespace) -> int:
-    from daemon.backfill import BackfillError, summary_line
+    from daemon.backfill import summary_line
     from daemon.reports import requeue_failed, retry_downloads
 
     if not _has_database(cfg):
         return EXIT_FAILURE
 
     async def main_async() -> int:
-        try:
-            requeued = await requeue_failed(cfg, args.source, args.code)
-        except BackfillError as exc:
-            print(f"harvestd retry: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        requeued = await requeue_failed(cfg, args.source, args.code)  # BackfillError: main, exit 2
         if not requeued:
             print(f"retry {args.source or 'all sources'}: nothing failed", flush=True)
             return EXIT_OK
@@ -320,16 +322,11 @@ def _retry(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _stats(cfg: Config, source: str | None) -> int:
-    from daemon.backfill import BackfillError
     from daemon.reports import collect_stats
 
     if not _has_database(cfg):
         return EXIT_FAILURE
-    try:
-        lines = asyncio.run(collect_stats(cfg, source))
-    except BackfillError as exc:
-        print(f"harvestd stats: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    lines = asyncio.run(collect_stats(cfg, source))  # BackfillError (unknown source): main, exit 2
     print(f"database {cfg.db_path}; library {cfg.library.root}")
     print("\n".join(lines))
     return EXIT_OK

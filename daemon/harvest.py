@@ -16,14 +16,13 @@ from datetime import datetime
 
 import structlog
 
+from daemon.codes import TRANSIENT_CODES
 from daemon.http import HttpClient
 from daemon.sources.base import Checkpoint, Found, Source
 from daemon.store import NewItem, RunCounts, Store
-from daemon.store.models import CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.harvest")
 SETTLED_OK = frozenset({"downloaded", "processing", "processed"})
-TRANSIENT_CODES = (HTTP_ERROR, NETWORK_ERROR, CORRUPT, STORAGE_ERROR)  # retried by a re-run
 
 
 @dataclass

@@ -24,6 +24,7 @@ from daemon.aio import GroupCommit, run_in_pool
 from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import FileModes, Sealed, is_image, publish, seal
 from daemon.downloads.staging import sweep_staging
+from daemon.errors import classify
 from daemon.images import verify_file
 from daemon.library.paths import LayoutError, resolve_in_root
 from daemon.library.root import LibraryGuard, LibraryState
@@ -275,6 +276,24 @@ class Downloader(LeasedPollingLoop[Item]):
     async def _record_many(self, rows: list[Downloaded]) -> list[bool]:
         done = await self.store.mark_downloaded_many(self.owner, rows)
         return [row.item_id in done for row in rows]
+
+    async def record_failure(self, item: Item, exc: BaseException) -> None:
+        """Record why ``item``'s attempt failed, as :func:`daemon.errors.classify` says (the same
+        code for the same cause on either backend): transient → :meth:`retry_later`, else
+        :meth:`fail`. A full or unusable library pauses downloads instead (the item is released
+        unharmed, see :meth:`storage_failed`). An exception that is not a harvestd error is a
+        bug: logged with its traceback, the item failed as ``http_error`` (never left claimed).
+        Call from an ``except`` block.
+        """
+        if isinstance(exc, OSError) and await self.storage_failed(item, exc):
+            return
+        failure = classify(exc)
+        if failure.bug:
+            log.exception("download_crashed")
+        if failure.transient:
+            await self.retry_later(item, failure.code, failure.message)
+        else:
+            await self.fail(item, failure.code, failure.message)
 
     async def fail(self, item: Item, code: str, message: str) -> None:
         """Final failure: the item is ``failed`` with ``code`` and ``message`` (in words)."""

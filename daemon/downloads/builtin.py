@@ -19,11 +19,8 @@ import structlog
 from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
 from daemon.downloads.finish import ChecksumMismatch, parse_digest_header
-from daemon.http import HttpClient, HttpError, NotFound
-from daemon.images import CorruptImage
-from daemon.library.paths import LayoutError
+from daemon.http import HttpClient
 from daemon.store import Item, Store, StoreDamaged
-from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, NOT_FOUND, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads")
 
@@ -67,29 +64,12 @@ class BuiltinDownloader(Downloader):
                     if refetch:
                         raise
                     log.warning("download_checksum_mismatch_refetching", error=str(exc))
-        except NotFound as exc:
-            await self.fail(item, NOT_FOUND, str(exc))
-        except HttpError as exc:
-            if exc.status is None:
-                await self.retry_later(item, NETWORK_ERROR, str(exc))
-            elif exc.status >= 500 or exc.status in (408, 429):
-                await self.retry_later(item, HTTP_ERROR, str(exc))
-            else:
-                await self.fail(item, HTTP_ERROR, str(exc))
-        except ChecksumMismatch as exc:
-            await self.fail(item, CHECKSUM_ERROR, str(exc))
-        except CorruptImage as exc:
-            await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
-        except (LayoutError, OSError) as exc:
-            if not (isinstance(exc, OSError) and await self.storage_failed(item, exc)):
-                await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
         except StoreDamaged:  # the database, not the item: stop (never label the item)
             raise
         except Exception as exc:  # one bad item never kills the loop
-            log.exception("download_crashed")
-            await self.fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}")
+            await self.record_failure(item, exc)
         finally:
             if part is not None:
                 with contextlib.suppress(OSError):

@@ -7,14 +7,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Statuses are listed by the CHECK constraints of migrations/0001_initial.sql.
-# error_code values an item may carry when failed:
-NOT_FOUND = "not_found"
-HTTP_ERROR = "http_error"
-NETWORK_ERROR = "network"
-CORRUPT = "corrupt"
-STORAGE_ERROR = "storage"
-CHECKSUM_ERROR = "checksum"
+from daemon.codes import ErrorCode
+
+# Statuses are listed by the CHECK constraints of migrations/0001_initial.sql (and as enums
+# in daemon.codes). error_code values an item may carry when failed (short names):
+NOT_FOUND = ErrorCode.NOT_FOUND
+HTTP_ERROR = ErrorCode.HTTP_ERROR
+NETWORK_ERROR = ErrorCode.NETWORK
+CORRUPT = ErrorCode.CORRUPT
+STORAGE_ERROR = ErrorCode.STORAGE
+CHECKSUM_ERROR = ErrorCode.CHECKSUM
 
 
 def utc_now_iso() -> str:

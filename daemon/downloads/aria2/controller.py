@@ -36,9 +36,8 @@ from daemon.downloads.finish import ChecksumMismatch, is_image, parse_checksum
 from daemon.downloads.staging import finished_leftover
 from daemon.http import HttpClient
 from daemon.images import FITS_SUFFIXES, CorruptImage
-from daemon.library.paths import LayoutError
 from daemon.store import Item, Store, StoreDamaged, Transfer
-from daemon.store.models import CHECKSUM_ERROR, CORRUPT, HTTP_ERROR, NETWORK_ERROR, STORAGE_ERROR
+from daemon.store.models import CHECKSUM_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
 log = structlog.get_logger("daemon.downloads.aria2")
 KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "connections",
@@ -155,23 +154,15 @@ class Aria2Downloader(Downloader):
             tracked.admitted = True
             await self._submit(tracked)
             await self._follow(tracked)
-        except ChecksumMismatch as exc:  # size differs from what aria2 reported
-            await self._discard(tracked)
-            await self.fail(item, CHECKSUM_ERROR, str(exc))
-        except CorruptImage as exc:
-            await self._discard(tracked)
-            await self.fail(item, CORRUPT, f"downloaded file is corrupt: {exc}")
-        except (LayoutError, OSError) as exc:
-            if not (isinstance(exc, OSError) and await self.storage_failed(item, exc)):
-                await self.fail(item, STORAGE_ERROR, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             keep_in_aria2 = True  # stopping: aria2c saves it in its session, the next run adopts it
             raise
         except StoreDamaged:  # the database, not the item: stop (never label the item)
             raise
         except Exception as exc:  # one bad item never kills the loop
-            log.exception("download_crashed")
-            await self.fail(item, HTTP_ERROR, f"unexpected {type(exc).__name__}: {exc}")
+            if isinstance(exc, ChecksumMismatch | CorruptImage):  # size differs, or not an image
+                await self._discard(tracked)
+            await self.record_failure(item, exc)
         finally:
             if tracked is not None and self._tracked.get(tracked.gid) is tracked:
                 del self._tracked[tracked.gid]

@@ -20,14 +20,17 @@ from typing import Any
 import aiohttp
 import structlog
 
+from daemon.codes import ErrorCode
 from daemon.errors import DownloadError
 
 log = structlog.get_logger("daemon.downloads.aria2")
 
 
 class Aria2Unavailable(DownloadError):
-    """aria2c does not answer: socket closed, connection refused or a call timed out."""
+    """aria2c does not answer: socket closed, connection refused or a call timed out (an
+    item caught by it is retried: the supervisor restarts aria2c)."""
 
+    item_code = ErrorCode.NETWORK
     retryable = True
 
 
