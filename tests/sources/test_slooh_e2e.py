@@ -241,3 +241,29 @@ async def test_a_resumed_photo_roll_walk_skips_what_was_stored_and_verifies_it(
     assert set(site.files.requests.values()) == {1}  # every file fetched once over both runs
     state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
     assert state["pictures_walk"] is None and len(state["pictures_mark"]) == 5
+
+
+async def test_an_ingest_task_saves_the_walk_marks_like_a_scheduled_run(slooh, tmp_path, aiohttp_client):
+    """An ``ingest`` task is the scheduled discovery run now: it stores page by page and saves
+    the source's marks, so the next run reads only what is new (issue 12: it used to drain
+    the whole walk into memory and never save a mark)."""
+    from daemon.api.app import build_app
+    from daemon.config.api import ApiSettings
+    from tests.test_api import health_of
+    from tests.test_tasks import daemon_like, wait_stage
+
+    site, base = slooh
+    cfg = slooh_config(tmp_path, base)
+    async with daemon_like(cfg) as (res, tasks):
+        client = await aiohttp_client(build_app(health_of(res), ApiSettings(), tasks=tasks))
+        resp = await client.post("/api/tasks", json={"kind": "ingest", "source": "slooh"})
+        assert resp.status == 202, await resp.text()
+        task = await wait_stage(client, (await resp.json())["id"])
+        assert (task["total"], task["done"], task["failed"]) == (80, 80, 0)
+    state = {r["name"]: json.loads(r["value"]) for r in rows(cfg.db_path, "SELECT * FROM source_state")}
+    assert len(state.get("pictures_mark", [])) == len(state.get("missions_mark", [])) == 5
+    calls = dict(site.calls)
+    site.add_mission()
+    counts = await scheduled_run(cfg)
+    assert (counts.total, counts.new) == (4, 4)
+    assert site.calls["getMyPictures"] - calls["getMyPictures"] == 1  # stopped at the task's mark
