@@ -4,7 +4,7 @@ incremental run costs — against the imitation Slooh on 127.0.0.1, side by side
 
 (a) bare: log in, walk the photo roll and the missions page by page and ask each mission's
     FITS list, keeping nothing (the least any client must do);
-(b) harvestd, first run: the same walk through ``harvest_window`` — items built, every page
+(b) harvestd, first run: the same walk through ``run_window`` — items built, every page
     stored in SQLite before the next is asked for, marks saved (downloads not included);
 (c) harvestd, the next run with nothing new: stops at the mark;
 (d) harvestd, after 5 new missions.
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from daemon.config.load import parse_config  # noqa: E402
 from daemon.config.settings import HttpSettings  # noqa: E402
-from daemon.harvest import harvest_window  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
+from daemon.pipeline import run_window  # noqa: E402
 from daemon.sources.registry import build_source  # noqa: E402
 from daemon.sources.slooh.api import SloohApi  # noqa: E402
 from daemon.sources.slooh.paging import walk_pages  # noqa: E402
@@ -80,7 +80,7 @@ requests_per_minute = 1000000
     cfg = parse_config(text, folder / "config.toml", env={})
     source = build_source("slooh", cfg.sources["slooh"])
     async with Store.open(cfg.db_path) as store, HttpClient(cfg.http) as http:
-        counts = await harvest_window(store, source, datetime.now(UTC), "schedule", http)
+        counts = await run_window(store, source, datetime.now(UTC), "schedule", http)
     return counts.total, counts.new
 
 

@@ -13,6 +13,7 @@ from daemon.config.root import Config
 from daemon.downloads.aria2.process import find_aria2c
 from daemon.errors import SourceError
 from daemon.http import HttpClient, HttpError
+from daemon.pipeline import require_source
 from daemon.sources.registry import build_source
 from daemon.writable import writable_problem
 
@@ -65,12 +66,11 @@ def unwritable(cfg: Config) -> list[str]:
 
 def check_source(cfg: Config, name: str, timeout_s: float) -> int:
     """``harvestd check-source NAME``: sign in and one listing call (:meth:`Source.probe`);
-    prints one line, returns 0 (answered), 1 (did not) or 2 (unknown source)."""
-    if name not in cfg.sources:
-        known = ", ".join(sorted(cfg.sources)) or "none configured"
-        print(f"harvestd check-source: unknown source {name!r} (known: {known})", file=sys.stderr)
-        return EXIT_USAGE
-    source = build_source(name, cfg.sources[name])
+    prints one line, returns 0 (answered) or 1 (did not).
+
+    Raises:
+        UnknownSource: no such source (the CLI prints it, exit 2)."""
+    source = build_source(name, require_source(name, cfg.sources))  # UnknownSource: the CLI, exit 2
     label = f"check-source {name} ({source.kind})"
 
     async def main_async() -> int:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import structlog
@@ -229,40 +230,42 @@ def _run(path: Path, cfg: Config) -> int:
 
 
 def _backfill(cfg: Config, args: argparse.Namespace) -> int:
-    from daemon.backfill import (
-        BackfillError,
-        collect_file_specs,
-        collect_specs,
-        run_backfill,
-        summary_line,
-    )
+    from daemon.backfill import BackfillError, collect_file_specs, open_listing, run_backfill, summary_line
     from daemon.console import BackfillConsole
+    from daemon.sources.base import Found
+    from daemon.store.models import NewItem
 
     log = structlog.get_logger("daemon.backfill")
 
     async def main_async() -> int:
         try:
-            if args.command == "import":
-                specs = await collect_file_specs(cfg, args.source, args.file)
-            elif args.full and (args.since or args.until):
-                raise BackfillError("--full walks everything: leave out --since/--until")
-            elif args.mission is not None and (args.full or args.since or args.until):
-                raise BackfillError("--mission takes one mission: leave out --since/--until/--full")
-            else:
-                specs = await collect_specs(cfg, args.source, args.since, args.until, args.mission)
-        except BackfillError as exc:
+            async with contextlib.AsyncExitStack() as stack:
+                listing: AsyncIterator[Found] | list[NewItem]
+                if args.command == "import":
+                    listing = await collect_file_specs(cfg, args.source, args.file)
+                else:  # read as it is consumed; a wrong request fails before anything opens
+                    if args.full and (args.since or args.until):
+                        raise BackfillError("--full walks everything: leave out --since/--until")
+                    if args.mission is not None and (args.full or args.since or args.until):
+                        raise BackfillError("--mission takes one mission: leave out --since/--until/--full")
+                    listing = await stack.enter_async_context(
+                        open_listing(cfg, args.source, args.since, args.until, args.mission))
+                return await take(listing)
+        except InputError as exc:  # a wrong request: exit 2
             print(f"harvestd {args.command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except HarvestdError as exc:  # the remote refused or failed: one line, no traceback
             print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+
+    async def take(listing: AsyncIterator[Found] | list[NewItem]) -> int:
         console = BackfillConsole(args.command) if _shows_progress(args) else None
         try:
             with console or contextlib.nullcontext():
                 counts, interrupted = await run_backfill(
-                    cfg, args.source, specs, on_progress=console.update if console else None,
+                    cfg, args.source, listing, on_progress=console.update if console else None,
                     trigger=args.command)
-        except BackfillError as exc:  # e.g. the library is full: one line, non-zero
+        except BackfillError as exc:  # e.g. the library is full: one line, exit 1
             print(f"harvestd {args.command}: {args.source}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         print(summary_line(args.source, counts, args.command), flush=True)

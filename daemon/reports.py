@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from daemon.backfill import BackfillError, run_backfill
+from daemon.backfill import run_backfill
 from daemon.config.root import Config
+from daemon.pipeline import require_source
 from daemon.source_health import describe_state, source_states, stale_limits
 from daemon.store import NewItem, RunCounts, Store
 
@@ -32,11 +33,10 @@ async def requeue_failed(cfg: Config, source: str | None, codes: list[str] | Non
     """Failed items back to ``discovered`` (fresh attempts), per configured source.
 
     Raises:
-        BackfillError: ``source`` is not configured.
+        UnknownSource: ``source`` is not configured.
     """
-    if source is not None and source not in cfg.sources:
-        known = ", ".join(sorted(cfg.sources)) or "none configured"
-        raise BackfillError(f"unknown source {source!r} (known: {known})")
+    if source is not None:
+        require_source(source, cfg.sources)
     out: dict[str, list[NewItem]] = {}
     async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
         for row in await store.failed_items(source, codes):
@@ -119,14 +119,13 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
     """Every line ``harvestd stats [SOURCE]`` prints.
 
     Raises:
-        BackfillError: ``source`` is not configured and has no items either.
+        UnknownSource: ``source`` is not configured and has no items either.
     """
     lines: list[str] = []
     async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
         items = await store.item_stats(source)
-        if source is not None and not items and source not in cfg.sources:
-            known = ", ".join(sorted(cfg.sources)) or "none configured"
-            raise BackfillError(f"unknown source {source!r} (known: {known})")
+        if source is not None and not items:
+            require_source(source, cfg.sources)
         if not items:
             items = [{"source": source or "-", "items": 0, "done": 0, "failed": 0, "waiting": 0,
                       "bytes": 0, "last_download": None}]

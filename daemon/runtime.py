@@ -33,10 +33,10 @@ from daemon.config.root import Config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.downloads.base import duplicate_policies
 from daemon.errors import ConfigError, SourceError
-from daemon.harvest import harvest_window
 from daemon.http import HttpError
 from daemon.images import set_max_pixels
 from daemon.logs import register_config_secrets
+from daemon.pipeline import run_window
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
 from daemon.source_health import SourceWatch, stale_limits
@@ -95,7 +95,7 @@ class Daemon:
         try:
             timeout_s = getattr(source.config, "run_timeout_s", JOB_TIMEOUT_S)
             async with asyncio.timeout(timeout_s):
-                await harvest_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http,
+                await run_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http,
                                      on_enqueued=self.res.downloader.wake.set)
         except (SourceError, HttpError) as exc:  # the remote's fault: one line, no traceback
             log.error("harvest_failed", source=name, error=str(exc))

@@ -26,10 +26,10 @@ import structlog
 
 from daemon.aio import wait_any
 from daemon.errors import InputError
-from daemon.harvest import TRANSIENT_CODES, enqueue, enrich_new, only_items
 from daemon.http import HttpClient
+from daemon.pipeline import Intake, Listing, Plan, require_source, settled_counts
 from daemon.sources.base import Source
-from daemon.store import NewItem, Store
+from daemon.store import Store
 
 log = structlog.get_logger("daemon.tasks")
 KINDS = ("backfill", "ingest", "run_model")
@@ -54,8 +54,7 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str],
         raise TaskError(f"unknown task kind {kind!r} (one of {', '.join(KINDS)})")
     params = {k: v for k, v in body.items() if k != "kind"}
     if kind in ("backfill", "ingest"):
-        if params.get("source") not in sources:
-            raise TaskError(f"unknown source {params.get('source')!r} (known: {', '.join(sorted(sources))})")
+        require_source(str(params.get("source")), sources)  # UnknownSource: an InputError (400)
         bounds = (params.get("since"), params.get("until"))
         if kind == "backfill" and not all(isinstance(b, str) or b is None for b in bounds):
             raise TaskError("'since' and 'until' must be strings (as for harvestd backfill)")
@@ -139,25 +138,29 @@ class TaskRunner:
         if kind == "run_model":
             items = params.get("items") or {}
             return await self.store.requeue_results(params["processor"], items.get("source"), items.get("keys"))
-        source = self.sources().get(params["source"])
-        if source is None:
-            raise TaskError(f"source {params['source']!r} is no longer configured")
-        if kind == "backfill":
-            since, until = params.get("since"), params.get("until")
-            specs: list[NewItem] = await only_items(source.backfill(since, until, self.http))
-        else:
+        source = require_source(params["source"], self.sources())
+        follow = Plan()
+
+        async def on_part(part: Plan) -> bool:
+            follow.merge(part)
+            if part.pending:
+                self.on_enqueued()
+            return True
+
+        if kind == "backfill":  # a past range, as harvestd backfill
+            intake = Intake(self.store, source, self.http, Listing.RANGE)
+            await intake.take(source.backfill(params.get("since"), params.get("until"), self.http),
+                              on_part=on_part)
+        else:  # ingest: the scheduled discovery, now (marks saved as a scheduled run saves them)
             source.resume(await self.store.source_state(source.name))
-            specs = await only_items(source.discover(datetime.now(UTC), self.http))
-        specs = await enrich_new(self.store, source, specs, self.http)
-        plan, _ = await enqueue(self.store, source.name, specs, retry_codes=TRANSIENT_CODES)
-        return plan.keys
+            intake = Intake(self.store, source, self.http, Listing.WINDOW)
+            await intake.take(source.discover(datetime.now(UTC), self.http), on_part=on_part)
+        return follow.keys
 
     async def _progress(self, kind: str, params: dict[str, Any], follow: list[Any]) -> tuple[int, int]:
         if kind == "run_model":
             states = await self.store.result_states(follow)
             return (sum(1 for s in states.values() if s == "completed"),
                     sum(1 for s in states.values() if s == "failed"))
-        item_states = await self.store.item_states(params["source"], follow)
-        return (sum(1 for s, _ in item_states.values() if s == "processed"),
-                sum(1 for s, _ in item_states.values() if s == "failed"))
+        return settled_counts(await self.store.item_states(params["source"], follow))
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from daemon.api.params import MAX_ID, path_id, query_int, read_json
+from daemon.errors import InputError
 from daemon.sources.base import Source
 from daemon.store import Store
-from daemon.tasks import TaskError, TaskRunner, check_task
+from daemon.tasks import TaskRunner, check_task
 
 MAX_PAGE = 200
 
@@ -31,7 +32,7 @@ async def post_task(request: web.Request, src: TaskSources) -> web.Response:
     body = await read_json(request)
     try:
         kind, params = check_task(body, src.sources(), src.processors(), src.max_range_days)
-    except TaskError as exc:
+    except InputError as exc:  # TaskError, UnknownSource
         raise web.HTTPBadRequest(reason=str(exc)) from None
     task_id = await src.store.create_task(kind, params)
     src.runner.wake.set()

@@ -101,13 +101,13 @@ async def test_a_run_says_what_became_of_its_items(write_config, tmp_path):
     """Before: the runs table said ``ok … failed=0`` while every item of the run failed."""
     from datetime import UTC, datetime
 
-    from daemon.harvest import harvest_window
+    from daemon.pipeline import run_window
     from daemon.sources.registry import build_source
 
     _, cfg = write_config("http://127.0.0.1:9/", lookback_s=3600)
     async with open_resources(cfg, "test") as res:
         source = build_source("sky", cfg.sources["sky"])
-        counts = await harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http)
+        counts = await run_window(res.store, source, datetime.now(UTC), "schedule", res.http)
         assert counts.new >= 5
 
         async def all_tried() -> bool:

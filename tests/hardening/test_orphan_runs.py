@@ -48,7 +48,7 @@ async def test_a_run_cancelled_at_any_instant_is_never_left_running(skycam, writ
     that run ``running`` with its own, live, owner)."""
     from datetime import UTC, datetime
 
-    from daemon.harvest import harvest_window
+    from daemon.pipeline import run_window
     from daemon.sources.registry import build_source
 
     site, base = skycam
@@ -57,7 +57,7 @@ async def test_a_run_cancelled_at_any_instant_is_never_left_running(skycam, writ
     for turns in range(0, 30):
         async with open_resources(cfg, "daemon") as res:
             source = build_source("sky", cfg.sources["sky"])
-            run = harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http)
+            run = run_window(res.store, source, datetime.now(UTC), "schedule", res.http)
             task = asyncio.create_task(run)
             for _ in range(turns):
                 await asyncio.sleep(0)

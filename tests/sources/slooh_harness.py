@@ -9,7 +9,7 @@ from pathlib import Path
 
 from daemon.config.load import load_config
 from daemon.config.root import Config
-from daemon.harvest import harvest_window
+from daemon.pipeline import run_window
 from daemon.resources import open_resources
 from daemon.sources.registry import build_source
 from daemon.store import RunCounts, Store
@@ -43,7 +43,7 @@ async def scheduled_run(cfg: Config, source_name: str = "slooh", timeout_s: floa
         tasks = [asyncio.create_task(res.downloader.run(stop)), asyncio.create_task(res.worker.run(stop))]
         try:
             try:
-                counts = await harvest_window(res.store, source, datetime.now(UTC), "schedule", res.http,
+                counts = await run_window(res.store, source, datetime.now(UTC), "schedule", res.http,
                                               on_enqueued=res.downloader.wake.set)
             finally:  # as in the daemon, what a failed run stored is still downloaded
                 await wait_settled(res.store, source_name, timeout_s)
