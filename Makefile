@@ -32,6 +32,7 @@ test: $(DEV)
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy daemon
+	$(VENV)/bin/mypy --strict daemon/config daemon/store daemon/pipeline.py
 
 bench: $(DEV)
 	$(PY) bench/bench_pipeline.py

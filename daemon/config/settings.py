@@ -124,7 +124,8 @@ class DownloadSettings(Model):
 
     def retry_delay_s(self, attempts: int) -> float:
         """Backoff before attempt ``attempts + 1``: base × 2^(attempts−1), capped."""
-        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
+        growth: float = 2.0 ** max(0, attempts - 1)
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * growth)
 
 
 class LibrarySettings(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,7 +94,8 @@ class StoreBase:
             try:
                 await self._settle()
                 # aiosqlite's own queue (the function it runs each statement through)
-                return await self._conn._execute(_transaction, self._conn._conn, fn, args)
+                execute: Callable[..., Awaitable[T]] = self._conn._execute
+                return await execute(_transaction, self._conn._conn, fn, args)
             except BaseException as exc:
                 self._unsettled = True
                 if is_damage(exc):
