@@ -24,17 +24,15 @@ from aiohttp import web
 
 from daemon import notify
 from daemon.api.app import build_app, start_api
-from daemon.api.health import HealthSources, check_loop, check_store
-from daemon.api.tasks import TaskSources
-from daemon.api.uploads import UploadSources
+from daemon.api.health import HealthContext, LoopLag, check_loop, check_store
+from daemon.api.tasks import TaskContext
+from daemon.api.uploads import UploadContext
 from daemon.config.diff import changed_sections
 from daemon.config.load import load_config
 from daemon.config.root import Config
 from daemon.downloads.aria2.process import Aria2Missing
-from daemon.downloads.base import duplicate_policies
 from daemon.errors import ConfigError, SourceError
 from daemon.http import HttpError
-from daemon.images import set_max_pixels
 from daemon.logs import register_config_secrets
 from daemon.pipeline import run_window
 from daemon.resources import Resources, open_resources
@@ -64,11 +62,12 @@ class Daemon:
         self.jobs = Jobs(self._run_source)
         self.res: Resources | None = None
         self.exit_status = 0
-        self.loop_lag_s = 0.0
+        self.loop_lag = LoopLag()  # sampled by the API while it serves
         self._signals = 0
         self._running_jobs: set[asyncio.Task[Any]] = set()
         self.source_watch = SourceWatch()
         self.failing_sources: list[str] = []
+        self.uploads: UploadContext | None = None  # the API's uploads, reconfigured on reload
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int) -> None:
@@ -154,22 +153,17 @@ class Daemon:
         if held:
             log.warning("restart_required", settings=held,
                         detail="these settings take effect at the next start")
-        old, self.cfg = self.cfg, new
+        self.cfg = new
         self.sources = sources
         res = self.res
         res.http.update_settings(new.http)
         for source in sources.values():
             source.suggest_limits(res.http)
-        res.downloader.settings = new.downloads
-        res.downloader.policies = duplicate_policies(new.sources)
-        res.downloader.guard.settings = new.library
-        res.worker.settings = new.worker.model_copy(update={"threads": old.worker.threads})
-        res.worker.library_root = new.library.root
-        set_max_pixels(new.worker.max_image_pixels)
-        if processors is not None:
-            res.processors.clear()
-            res.processors.update(processors)
-        job_changes = self.jobs.sync(new)
+        res.downloader.reconfigure(new)
+        res.worker.reconfigure(new.worker, new.library.root, processors)
+        if self.uploads is not None:
+            self.uploads.reconfigure(new.uploads)
+        job_changes = self.jobs.reconfigure(new)
         log.info("config_reloaded", config=str(self.config_path), changed=sorted(changed),
                  jobs_added=job_changes["added"], jobs_rescheduled=job_changes["rescheduled"],
                  jobs_removed=job_changes["removed"])
@@ -217,25 +211,17 @@ class Daemon:
             self.res.downloader.wake.set()
             self.res.worker.wake.set()
 
-    async def _sample_loop_lag(self) -> None:
-        """Event-loop lag in seconds (how late a 1 s sleep wakes up), for ``/api/health``."""
-        loop = asyncio.get_running_loop()
-        while not self.stop.is_set():
-            started = loop.time()
-            await asyncio.sleep(1.0)
-            self.loop_lag_s = max(0.0, loop.time() - started - 1.0)
-
     async def _start_api(self, cfg: Config, res: Resources) -> web.AppRunner | None:
         """Serve ``[api]`` (health, queues) on this loop; raises OSError if it cannot listen."""
         if not cfg.api.enabled:
             return None
-        health = HealthSources(res.store, res.downloader, res.worker, self.jobs.next_runs,
-                               lambda: self.loop_lag_s, cfg.daemon.watchdog_max_loop_lag_s,
+        health = HealthContext(res.store, res.downloader, res.worker, self.jobs.health,
+                               lambda: self.loop_lag.value_s, cfg.daemon.watchdog_max_loop_lag_s,
                                stale_after_s=lambda: stale_limits(self.sources))
-        uploads = UploadSources(res.store, res.downloader, cfg.uploads, res.worker.wake)
-        tasks = TaskSources(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
+        self.uploads = UploadContext(res.store, res.downloader, cfg.uploads, res.worker.wake)
+        tasks = TaskContext(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
                             cfg.api.max_task_range_days)
-        return await start_api(build_app(health, cfg.api, uploads, tasks), cfg.api)
+        return await start_api(build_app(health, cfg.api, self.uploads, tasks, self.loop_lag), cfg.api)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -280,7 +266,6 @@ class Daemon:
             side: list[asyncio.Task[Any]] = []
             try:
                 side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
-                        asyncio.create_task(self._sample_loop_lag()),
                         asyncio.create_task(self.task_runner.run(self.stop))]
                 self.jobs.start()
                 self.jobs.sync(cfg, first=True)

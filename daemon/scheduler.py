@@ -96,6 +96,14 @@ class Jobs:
             self._specs[name] = spec
         return changes
 
+    def reconfigure(self, cfg: Config) -> dict[str, list[str]]:
+        """Apply a reloaded config (:meth:`sync`); returns the jobs added, rescheduled, removed."""
+        return self.sync(cfg)
+
+    def health(self) -> dict[str, Any]:
+        """``/api/health``'s scheduler check: every job and its next run time."""
+        return {"ok": True, "jobs": self.next_runs()}
+
     def next_runs(self) -> dict[str, str | None]:
         """Job id → next run time (ISO 8601) or None when paused."""
         return {

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.api.app import build_app
-from daemon.api.health import HealthSources
+from daemon.api.health import HealthContext
 from daemon.config.api import ApiSettings
 from daemon.config.load import parse_config
 from daemon.errors import ConfigError
@@ -31,9 +31,9 @@ async def resources(tmp_path) -> AsyncIterator[Resources]:
         yield res
 
 
-def health_of(res: Resources, lag_s: float = 0.0) -> HealthSources:
-    return HealthSources(res.store, res.downloader, res.worker, lambda: {"sky": "2026-11-22T02:10:00+00:00"},
-                         lambda: lag_s, 5.0)
+def health_of(res: Resources, lag_s: float = 0.0) -> HealthContext:
+    return HealthContext(res.store, res.downloader, res.worker,
+                         lambda: {"ok": True, "jobs": {"sky": "2026-11-22T02:10:00+00:00"}}, lambda: lag_s, 5.0)
 
 
 async def test_health_is_200_with_every_check(aiohttp_client, resources):

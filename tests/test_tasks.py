@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from daemon.api.app import build_app
-from daemon.api.tasks import TaskSources
+from daemon.api.tasks import TaskContext
 from daemon.config.api import ApiSettings
 from daemon.resources import Resources, open_resources
 from daemon.sources.registry import build_source
@@ -16,7 +16,7 @@ from tests.test_api import health_of
 
 
 @asynccontextmanager
-async def daemon_like(cfg) -> AsyncIterator[tuple[Resources, TaskSources]]:
+async def daemon_like(cfg) -> AsyncIterator[tuple[Resources, TaskContext]]:
     """Resources with downloader, worker and task runner running, as in ``harvestd run``."""
     async with open_resources(cfg, "test") as res:
         sources = {n: build_source(n, s) for n, s in cfg.sources.items()}
@@ -30,7 +30,7 @@ async def daemon_like(cfg) -> AsyncIterator[tuple[Resources, TaskSources]]:
         loops = [asyncio.create_task(res.downloader.run(stop)), asyncio.create_task(res.worker.run(stop)),
                  asyncio.create_task(runner.run(stop))]
         try:
-            yield res, TaskSources(res.store, runner, lambda: sources, lambda: set(res.processors))
+            yield res, TaskContext(res.store, runner, lambda: sources, lambda: set(res.processors))
         finally:
             stop.set()
             await asyncio.gather(*loops)

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 
 from daemon.api.app import build_app
-from daemon.api.uploads import UploadSources
+from daemon.api.uploads import UploadContext
 from daemon.config.api import ApiSettings
 from daemon.config.load import parse_config
 from daemon.resources import Resources, open_resources
@@ -42,7 +42,7 @@ async def resources(tmp_path) -> AsyncIterator[Resources]:
 
 
 async def client_for(aiohttp_client, res: Resources, token: str | None = None):
-    uploads = UploadSources(res.store, res.downloader, res.cfg.uploads, res.worker.wake)
+    uploads = UploadContext(res.store, res.downloader, res.cfg.uploads, res.worker.wake)
     return await aiohttp_client(build_app(health_of(res), ApiSettings(token=token), uploads))
 
 

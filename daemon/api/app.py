@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 import structlog
 from aiohttp import web
@@ -18,14 +17,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
 from daemon.api.guard import guard_middleware
-from daemon.api.health import HealthSources, collect_health
+from daemon.api.health import HEALTH, LOOP_LAG, HealthContext, LoopLag, collect_health, sample_loop_lag
 from daemon.api.openapi import get_openapi
-from daemon.api.tasks import TaskSources, get_task, list_tasks, post_task
-from daemon.api.uploads import UploadSources, get_item, post_upload
+from daemon.api.tasks import TASKS, TaskContext, get_task, list_tasks, post_task
+from daemon.api.uploads import UPLOADS, UploadContext, get_item, post_upload
 from daemon.config.api import ApiSettings, split_listen
 
 log = structlog.get_logger("daemon.api")
-HEALTH: web.AppKey[HealthSources] = web.AppKey("health", HealthSources)
 SETTINGS: web.AppKey[ApiSettings] = web.AppKey("settings", ApiSettings)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,29 +86,35 @@ async def get_metrics(request: web.Request) -> web.Response:
         metrics.RESULTS.labels(row["source"], row["processor"], row["status"]).set(row["n"])
     metrics.DOWNLOADS_ACTIVE.set(src.downloader.busy)
     metrics.LOOP_LAG.set(src.loop_lag_s())
-    supervisor = getattr(src.downloader, "supervisor", None)
-    metrics.ARIA2_RESTARTS.set(supervisor.restarts if supervisor is not None else 0)
+    metrics.ARIA2_RESTARTS.set(src.downloader.restarts)
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(health: HealthSources, settings: ApiSettings, uploads: UploadSources | None = None,
-              tasks: TaskSources | None = None) -> web.Application:
-    """The API application (routes under ``/api``; uploads and tasks when given)."""
+def build_app(health: HealthContext, settings: ApiSettings, uploads: UploadContext | None = None,
+              tasks: TaskContext | None = None, loop_lag: LoopLag | None = None) -> web.Application:
+    """The API application (routes under ``/api``; uploads and tasks when given). Every
+    dependency is under a typed :class:`web.AppKey`; with ``loop_lag``, the app samples the
+    event-loop lag into it while it serves (``cleanup_ctx``)."""
     app = web.Application(middlewares=[json_errors, guard_middleware(settings), bearer_for_writes],
                           client_max_size=1 << 20)
     app[HEALTH] = health
     app[SETTINGS] = settings
+    if loop_lag is not None:
+        app[LOOP_LAG] = loop_lag
+        app.cleanup_ctx.append(sample_loop_lag)
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/queues/status", get_queue_status)
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/api/openapi.json", get_openapi)
     if uploads is not None:
-        app.router.add_post("/api/uploads", partial(post_upload, src=uploads))
-        app.router.add_get("/api/items/{id}", partial(get_item, src=uploads))
+        app[UPLOADS] = uploads
+        app.router.add_post("/api/uploads", post_upload)
+        app.router.add_get("/api/items/{id}", get_item)
     if tasks is not None:
-        app.router.add_post("/api/tasks", partial(post_task, src=tasks))
-        app.router.add_get("/api/task/{id}", partial(get_task, src=tasks))
-        app.router.add_get("/api/tasks", partial(list_tasks, src=tasks))
+        app[TASKS] = tasks
+        app.router.add_post("/api/tasks", post_task)
+        app.router.add_get("/api/task/{id}", get_task)
+        app.router.add_get("/api/tasks", list_tasks)
     return app
 
 

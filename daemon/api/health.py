@@ -13,10 +13,13 @@ the reason), never ``ok``; the systemd watchdog does not restart the daemon for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from aiohttp import web
 
 from daemon.downloads.base import Downloader
 from daemon.source_health import source_states
@@ -27,16 +30,49 @@ CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass
-class HealthSources:
-    """What the checks read: shared resources and two live readings of the runtime."""
+class HealthContext:
+    """What the checks read (``app[HEALTH]``): shared resources and two live readings of
+    the runtime. Each component answers its own check (``health()``)."""
 
     store: Store
     downloader: Downloader
     worker: Worker
-    next_runs: Callable[[], dict[str, str | None]]
-    loop_lag_s: Callable[[], float]
+    scheduler: Callable[[], dict[str, Any]]  # the scheduler's health(): ok, jobs and next runs
+    loop_lag_s: Callable[[], float]  # the last sample of :func:`sample_loop_lag`
     max_loop_lag_s: float
     stale_after_s: Callable[[], Mapping[str, float | None]] = dict  # each source's stale_after_s
+
+
+HEALTH: web.AppKey[HealthContext] = web.AppKey("health", HealthContext)
+
+
+@dataclass
+class LoopLag:
+    """The event loop's lag: how late a 1 s sleep woke up, last sample (seconds)."""
+
+    value_s: float = 0.0
+
+
+LOOP_LAG: web.AppKey[LoopLag] = web.AppKey("loop_lag", LoopLag)
+
+
+async def sample_loop_lag(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: while the API serves, sample the loop lag into ``app[LOOP_LAG]`` once a
+    second (for ``/api/health`` and ``/metrics``); stops with the API."""
+    lag = app[LOOP_LAG]
+
+    async def sample() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(1.0)
+            lag.value_s = max(0.0, loop.time() - started - 1.0)
+
+    task = asyncio.create_task(sample(), name="loop-lag")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def check_store(store: Store, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
@@ -54,15 +90,7 @@ def check_loop(lag_s: float, max_lag_s: float) -> dict[str, Any]:
     return {"ok": lag_s < max_lag_s, "lag_s": round(lag_s, 4), "max_lag_s": max_lag_s}
 
 
-def _downloader(src: HealthSources) -> dict[str, Any]:
-    supervisor = getattr(src.downloader, "supervisor", None)
-    if supervisor is None:
-        return {"ok": True, "backend": src.downloader.backend, "busy": src.downloader.busy}
-    return {"ok": supervisor.ready.is_set(), "backend": src.downloader.backend,
-            "busy": src.downloader.busy, "aria2_restarts": supervisor.restarts}
-
-
-async def _library(src: HealthSources) -> dict[str, Any]:
+async def _library(src: HealthContext) -> dict[str, Any]:
     # the guard's own verdict and threshold ([library] min_free_bytes, the staging folder):
     # health says "unhealthy" exactly when downloads pause, never at a threshold of its own
     guard = src.downloader.guard
@@ -77,16 +105,14 @@ async def _library(src: HealthSources) -> dict[str, Any]:
             "free_bytes": usage.free, "min_free_bytes": guard.settings.min_free_bytes}
 
 
-async def collect_health(src: HealthSources) -> tuple[bool, dict[str, Any]]:
+async def collect_health(src: HealthContext) -> tuple[bool, dict[str, Any]]:
     """Run every check; returns (healthy, ``{check: {"ok": bool, …}}``)."""
-    busy = await src.store.busy_counts()
     lag_s = src.loop_lag_s()
-    next_runs = src.next_runs()
     checks = {
         "store": await check_store(src.store),
-        "downloader": _downloader(src),
-        "scheduler": {"ok": True, "jobs": next_runs},
-        "worker": {"ok": True, "pending": busy["pending"], "processing": busy["processing"]},
+        "downloader": src.downloader.health(),
+        "scheduler": src.scheduler(),
+        "worker": await src.worker.health(),
         "event_loop": check_loop(lag_s, src.max_loop_lag_s),
         "library": await _library(src),
     }

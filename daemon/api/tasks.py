@@ -17,8 +17,9 @@ MAX_PAGE = 200
 
 
 @dataclass
-class TaskSources:
-    """What the task endpoints need: the store, the runner, the live sources and processors."""
+class TaskContext:
+    """What the task endpoints need (``app[TASKS]``): the store, the runner (to wake it),
+    the live sources and processors."""
 
     store: Store
     runner: TaskRunner
@@ -27,8 +28,12 @@ class TaskSources:
     max_range_days: int = 366
 
 
-async def post_task(request: web.Request, src: TaskSources) -> web.Response:
+TASKS: web.AppKey[TaskContext] = web.AppKey("tasks", TaskContext)
+
+
+async def post_task(request: web.Request) -> web.Response:
     """202 with the new task's id and stage; 400 with the reason for a bad request."""
+    src = request.app[TASKS]
     body = await read_json(request)
     try:
         kind, params = check_task(body, src.sources(), src.processors(), src.max_range_days)
@@ -40,8 +45,9 @@ async def post_task(request: web.Request, src: TaskSources) -> web.Response:
                              headers={"Location": f"/api/task/{task_id}"})
 
 
-async def get_task(request: web.Request, src: TaskSources) -> web.Response:
+async def get_task(request: web.Request) -> web.Response:
     """One task: kind, params, stage, total/done/failed, error, times."""
+    src = request.app[TASKS]
     task_id = path_id(request, "task")
     task = await src.store.get_task(task_id)
     if task is None:
@@ -49,8 +55,9 @@ async def get_task(request: web.Request, src: TaskSources) -> web.Response:
     return web.json_response(task)
 
 
-async def list_tasks(request: web.Request, src: TaskSources) -> web.Response:
+async def list_tasks(request: web.Request) -> web.Response:
     """Newest first; ``?limit=`` (≤ 200, default 50) and ``?offset=``."""
+    src = request.app[TASKS]
     limit = query_int(request, "limit", 50, 1, MAX_PAGE)
     offset = query_int(request, "offset", 0, 0, MAX_ID)
     tasks, total = await src.store.list_tasks(limit, offset)

@@ -52,8 +52,9 @@ EARLIEST_CAPTURE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
-class UploadSources:
-    """What uploads need: the store, the downloader (library root, staging), settings, a wake-up."""
+class UploadContext:
+    """What uploads need (``app[UPLOADS]``): the store, the downloader (library root,
+    staging), settings (replaced on reload, :meth:`reconfigure`), a wake-up."""
 
     store: Store
     downloader: Downloader
@@ -64,6 +65,13 @@ class UploadSources:
     def __post_init__(self) -> None:
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.settings.max_concurrent)
+
+    def reconfigure(self, settings: UploadSettings) -> None:
+        """Apply a reloaded ``[uploads]`` (uploads being received finish under the old one;
+        a new ``max_concurrent`` applies to the next ones)."""
+        if settings.max_concurrent != self.settings.max_concurrent:
+            self.slots = asyncio.Semaphore(settings.max_concurrent)
+        self.settings = settings
 
 
 def sniff(head: bytes) -> str | None:
@@ -149,8 +157,12 @@ def _captured_at(metadata: dict[str, Any], now: datetime, from_file: str | None 
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def post_upload(request: web.Request, src: UploadSources) -> web.Response:
+UPLOADS: web.AppKey[UploadContext] = web.AppKey("uploads", UploadContext)
+
+
+async def post_upload(request: web.Request) -> web.Response:
     """Receive one image; 202 with the item id, or 4xx with the reason (nothing kept)."""
+    src = request.app[UPLOADS]
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPUnsupportedMediaType(reason="send multipart/form-data with a 'file' part")
     assert src.slots is not None
@@ -168,7 +180,7 @@ async def post_upload(request: web.Request, src: UploadSources) -> web.Response:
             ) from None
 
 
-async def _upload(request: web.Request, src: UploadSources) -> web.Response:
+async def _upload(request: web.Request, src: UploadContext) -> web.Response:
     staging = src.downloader.staging
     await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
     upload_id = secrets.token_hex(6)
@@ -230,8 +242,9 @@ async def _upload(request: web.Request, src: UploadSources) -> web.Response:
                               "processors": src.settings.processors}, status=202)
 
 
-async def get_item(request: web.Request, src: UploadSources) -> web.Response:
+async def get_item(request: web.Request) -> web.Response:
     """The item with its results (404 JSON when unknown)."""
+    src = request.app[UPLOADS]
     item_id = path_id(request, "item")
     item = await src.store.item_with_results(item_id)
     if item is None:

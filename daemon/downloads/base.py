@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
+from daemon.config.root import Config
 from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.finish import FileModes, Sealed, is_image, publish, seal
 from daemon.downloads.staging import sweep_staging
@@ -103,6 +104,22 @@ class Downloader(LeasedPollingLoop[Item]):
         self._finishing: set[asyncio.Task[None]] = set()
         self._records: GroupCommit[Downloaded, bool] = GroupCommit(self._record_many)
         self.policies: dict[str, str] = {}  # source → its own duplicate policy (else on_existing)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """Apply a reloaded config: ``[downloads]``, ``[library]`` and each source's
+        ``duplicates`` (in-flight downloads finish under the settings they started with)."""
+        self.settings = cfg.downloads
+        self.guard.settings = cfg.library
+        self.policies = duplicate_policies(cfg.sources)
+
+    @property
+    def restarts(self) -> int:
+        """How often the backend's engine was restarted (aria2c); 0 for the built-in one."""
+        return 0
+
+    def health(self) -> dict[str, Any]:
+        """``/api/health``'s downloader check: ``ok`` (the backend can take work), backend, busy."""
+        return {"ok": True, "backend": self.backend, "busy": self.busy}
 
     def policy_for(self, item: Item) -> str:
         """The duplicate policy for ``item``: its source's ``duplicates``, else ``on_existing``."""

@@ -18,7 +18,7 @@ import structlog
 from daemon.config.root import Config
 from daemon.downloads.aria2.controller import Aria2Downloader
 from daemon.downloads.aria2.process import Aria2Missing, find_aria2c
-from daemon.downloads.base import Downloader, duplicate_policies
+from daemon.downloads.base import Downloader
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
 from daemon.store import Store
@@ -42,7 +42,7 @@ async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Ex
     """
     downloader = await _backend(cfg, store, http, pool, owner, name=name, source=source,
                                 on_downloaded=on_downloaded)
-    downloader.policies = duplicate_policies(cfg.sources)
+    downloader.reconfigure(cfg)
     return downloader
 
 

@@ -14,11 +14,13 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from daemon.aio import GroupCommit, run_in_pool
 from daemon.config.settings import WorkerSettings
+from daemon.images import set_max_pixels
 from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store, StoreDamaged
@@ -34,7 +36,7 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
     component = "worker"
     settings: WorkerSettings
 
-    def __init__(self, store: Store, processors: Mapping[str, Processor], library_root: Path,
+    def __init__(self, store: Store, processors: dict[str, Processor], library_root: Path,
                  settings: WorkerSettings, pool: Executor, owner: str,
                  source: str | None = None) -> None:
         super().__init__(store, owner, source)
@@ -47,6 +49,23 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         # outputs finished together are recorded in one transaction (group commit)
         self._completions: GroupCommit[tuple[int, ResultOutput, float], bool] = GroupCommit(
             lambda done: self.store.complete_results(self.owner, done))
+
+    def reconfigure(self, settings: WorkerSettings, library_root: Path,
+                    processors: Mapping[str, Processor] | None = None) -> None:
+        """Apply a reloaded config: ``[worker]`` (``threads`` keeps its value until a restart:
+        the CPU pool is sized at start), the library root, the pixel budget, and — when given —
+        the rebuilt ``processors`` (replaced in the mapping shared with the API)."""
+        self.settings = settings.model_copy(update={"threads": self.settings.threads})
+        self.library_root = library_root
+        set_max_pixels(settings.max_image_pixels)
+        if processors is not None:
+            self.processors.clear()
+            self.processors.update(processors)
+
+    async def health(self) -> dict[str, Any]:
+        """``/api/health``'s worker check: the backlog (results pending and processing)."""
+        busy = await self.store.busy_counts()
+        return {"ok": True, "pending": busy["pending"], "processing": busy["processing"]}
 
     @property
     def capacity(self) -> int:

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from daemon.api.app import build_app
-from daemon.api.tasks import TaskSources
-from daemon.api.uploads import UploadSources
+from daemon.api.tasks import TaskContext
+from daemon.api.uploads import UploadContext
 from daemon.config.api import ApiSettings
 from daemon.tasks import TaskRunner
 from tests.test_api import health_of
@@ -26,9 +26,9 @@ EVIL = "https://evil.example"
 
 
 async def api_client(aiohttp_client, res, **settings):
-    uploads = UploadSources(res.store, res.downloader, res.cfg.uploads, res.worker.wake)
+    uploads = UploadContext(res.store, res.downloader, res.cfg.uploads, res.worker.wake)
     runner = TaskRunner(res.store, res.http, lambda: {}, lambda: None)
-    tasks = TaskSources(res.store, runner, lambda: {}, lambda: set(res.processors))
+    tasks = TaskContext(res.store, runner, lambda: {}, lambda: set(res.processors))
     return await aiohttp_client(build_app(health_of(res), ApiSettings(**settings), uploads, tasks))
 
 

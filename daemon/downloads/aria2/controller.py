@@ -121,6 +121,15 @@ class Aria2Downloader(Downloader):
             supervisor_stop.set()
             await supervising
 
+    @property
+    def restarts(self) -> int:
+        """How often the supervisor restarted aria2c."""
+        return self.supervisor.restarts
+
+    def health(self) -> dict[str, Any]:
+        """Ok while aria2c answers (a restart in progress is not ok); with its restart count."""
+        return {**super().health(), "ok": self.supervisor.ready.is_set(), "aria2_restarts": self.restarts}
+
     def busy_item_ids(self) -> set[int]:
         """Every item aria2c is fetching for this process (tracked, or being removed)."""
         ids = {t.item.id for t in self._tracked.values()}
