@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config.load import load_config, parse_config
-from daemon.downloads.finish import FileModes, publish
+from daemon.library.publish import FileModes, publish
 from daemon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,10 +32,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from daemon.aio import run_in_pool
 from daemon.api.params import parse_json, path_id
 from daemon.config.api import UploadSettings
-from daemon.downloads.base import Downloader, file_modes
-from daemon.downloads.finish import publish, seal
+from daemon.downloads.base import Downloader
 from daemon.gps import read_gps, with_overrides
 from daemon.images import CorruptImage, ImageTooLarge, verify_upload
+from daemon.library.filing import file_into_library, file_modes
 from daemon.library.paths import LayoutError, render_layout, resolve_in_root, sanitize_component
 from daemon.store import Store
 
@@ -222,9 +222,10 @@ async def _upload(request: web.Request, src: UploadContext) -> web.Response:
         relative = render_layout(src.settings.layout, {"t": now, "filename": f"{stem}{ext}", "id": upload_id})
         root = await asyncio.to_thread(src.downloader.library_root.resolve)
         final = await asyncio.to_thread(resolve_in_root, root, relative)
-        sealed = await asyncio.to_thread(seal, staged)
-        modes = file_modes(src.downloader.guard.settings)
-        landed = await asyncio.to_thread(publish, staged, final, "rename", modes)
+        # verified above (its errors are HTTP answers): seal and publish as downloads do
+        filed = await file_into_library(staged, final, policy="rename",
+                                        modes=file_modes(src.downloader.guard.settings))
+        sealed, landed = filed.sealed, filed.path
     except LayoutError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
     finally:

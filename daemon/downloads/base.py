@@ -2,7 +2,7 @@
 
 A backend subclasses :class:`Downloader` and fetches each claimed item into
 :meth:`Downloader.staging_path`; :meth:`Downloader.complete` seals, verifies and publishes
-it (see :mod:`daemon.downloads.finish`) and records it in the store. Backends know the
+it (see :mod:`daemon.library.publish`) and records it in the store. Backends know the
 store, the library and the staging folder, never the sources.
 """
 
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,12 @@ import structlog
 from daemon.aio import GroupCommit, run_in_pool
 from daemon.config.root import Config
 from daemon.config.settings import DownloadSettings, LibrarySettings
-from daemon.downloads.finish import FileModes, Sealed, is_image, publish, seal
 from daemon.downloads.staging import sweep_staging
 from daemon.errors import classify
 from daemon.images import verify_file
+from daemon.library.filing import file_into_library, file_modes, mtime_of
 from daemon.library.paths import LayoutError, resolve_in_root
+from daemon.library.publish import Sealed, is_image, seal
 from daemon.library.root import LibraryGuard, LibraryState
 from daemon.metrics import DOWNLOAD_FAILURES, DOWNLOADED_BYTES
 from daemon.polling import LeasedPollingLoop
@@ -37,34 +36,6 @@ from daemon.store.models import NOT_FOUND, STORAGE_ERROR
 log = structlog.get_logger("daemon.downloads")
 LIBRARY_CHECK_S = 5.0
 SWEEP_TIMEOUT_S = 30.0  # a listing that takes longer is left running; the next sweep waits for it
-
-
-def _seal_and_publish(staged: Path, final: Path, policy: str, checksum: str | None,
-                      expected_size: int | None, mtime: float | None, modes: FileModes) -> tuple[Sealed, Path]:
-    sealed = seal(staged, checksum, expected_size)
-    return sealed, _publish(staged, final, policy, mtime, modes)
-
-
-def _publish(staged: Path, final: Path, policy: str, mtime: float | None, modes: FileModes) -> Path:
-    landed = publish(staged, final, policy, modes)
-    if mtime is not None:  # after: a copy across file systems would not keep it
-        os.utime(landed, (mtime, mtime))
-    return landed
-
-
-def file_modes(library: LibrarySettings) -> FileModes:
-    """``[library] file_mode`` / ``dir_mode`` as :class:`FileModes`."""
-    return FileModes(library.file_mode, library.dir_mode)
-
-
-def capture_mtime(item: Item) -> float | None:
-    """The item's capture time (UTC) as a file modification time, None when unknown/implausible."""
-    when = item.captured_at
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp() if when.year >= 1971 else None
 
 
 def duplicate_policies(sources: Mapping[str, Any]) -> dict[str, str]:
@@ -259,17 +230,13 @@ class Downloader(LeasedPollingLoop[Item]):
         if task is not None:
             self._finishing.add(task)
         try:
-            policy = self.policy_for(item)
-            mtime = capture_mtime(item) if self.settings.set_mtime else None
-            modes = file_modes(self.guard.settings)
-            if self.settings.verify_images and is_image(target.final):
-                sealed = await asyncio.to_thread(seal, staged, checksum or item.checksum, expected_size)
-                await run_in_pool(self.pool, verify_file, staged)
-                landed = await asyncio.to_thread(_publish, staged, target.final, policy, mtime, modes)
-            else:  # one trip to a thread: seal and publish
-                sealed, landed = await asyncio.to_thread(_seal_and_publish, staged, target.final,
-                                                         policy, checksum or item.checksum, expected_size,
-                                                         mtime, modes)
+            verify = verify_file if self.settings.verify_images and is_image(target.final) else None
+            filed = await file_into_library(
+                staged, target.final, policy=self.policy_for(item), modes=file_modes(self.guard.settings),
+                checksum=checksum or item.checksum, expected_size=expected_size,
+                mtime=mtime_of(item.captured_at) if self.settings.set_mtime else None,
+                verify=verify, pool=self.pool)
+            landed, sealed = filed.path, filed.sealed
             await self._record(item, target, landed, sealed, adopted=False)
         finally:
             if task is not None:

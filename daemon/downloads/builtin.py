@@ -18,8 +18,8 @@ import structlog
 
 from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
-from daemon.downloads.finish import ChecksumMismatch, parse_digest_header
 from daemon.http import HttpClient
+from daemon.library.publish import ChecksumMismatch, parse_digest_header
 from daemon.store import Item, Store, StoreDamaged
 
 log = structlog.get_logger("daemon.downloads")

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from daemon.downloads.finish import parse_digest_header
+from daemon.library.publish import parse_digest_header
 from daemon.images import CorruptImage, verify_fits
 from tests.fakes.slooh_server import fits_bytes
 

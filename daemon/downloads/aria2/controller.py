@@ -32,10 +32,10 @@ from daemon.downloads.aria2.process import Aria2Process
 from daemon.downloads.aria2.rpc import Aria2Error, Aria2Rpc, Aria2Unavailable
 from daemon.downloads.aria2.supervisor import Aria2Supervisor
 from daemon.downloads.base import Downloader, Target
-from daemon.downloads.finish import ChecksumMismatch, is_image, parse_checksum
 from daemon.downloads.staging import finished_leftover
 from daemon.http import HttpClient
 from daemon.images import FITS_SUFFIXES, CorruptImage
+from daemon.library.publish import ChecksumMismatch, is_image, parse_checksum
 from daemon.store import Item, Store, StoreDamaged, Transfer
 from daemon.store.models import CHECKSUM_ERROR, NETWORK_ERROR, STORAGE_ERROR
 
