@@ -24,6 +24,7 @@ from daemon.config.root import Config
 from daemon.console import BackfillProgress
 from daemon.errors import HarvestdError, InputError
 from daemon.http import HttpClient
+from daemon.library.paths import place
 from daemon.pipeline import (
     Intake,
     Listing,
@@ -101,7 +102,7 @@ async def collect_specs(cfg: Config, source_name: str, since: str | None, until:
         BackfillError, SourceError, HttpError: as :func:`open_listing`.
     """
     async with open_listing(cfg, source_name, since, until, mission) as listing:
-        return [one async for one in listing if isinstance(one, NewItem)]
+        return [place(one, source_name) async for one in listing if isinstance(one, NewItem)]
 
 
 async def collect_file_specs(cfg: Config, source_name: str, path: Path) -> list[NewItem]:

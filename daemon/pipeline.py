@@ -24,6 +24,7 @@ from daemon.aio import wait_any
 from daemon.codes import TRANSIENT_CODES, ItemStatus, RunStatus
 from daemon.errors import InputError
 from daemon.http import HttpClient
+from daemon.library.paths import place
 from daemon.sources.base import Checkpoint, Found, Source
 from daemon.store import NewItem, RunCounts, Store
 
@@ -181,7 +182,8 @@ class Intake:
 
     async def add(self, specs: Sequence[NewItem]) -> Plan:
         """Store one part; returns its plan (companions included)."""
-        specs = await enrich_new(self.store, self.source, specs, self.http)
+        name = self.source.name
+        specs = [place(s, name) for s in await enrich_new(self.store, self.source, specs, self.http)]
         plan, inserted = await enqueue(self.store, self.source.name, specs, self.listing.retry_codes,
                                        self.run_id)
         if self.listing is Listing.RANGE:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from daemon.config.load import load_config, parse_config
-from daemon.library.publish import FileModes, publish
 from daemon.errors import ConfigError
+from daemon.library.publish import FileModes, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_ROOT = os.geteuid() == 0

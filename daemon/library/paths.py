@@ -14,10 +14,13 @@ import re
 import string
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from daemon.codes import ErrorCode
 from daemon.errors import LibraryError
+from daemon.store.models import NewItem
 
 MAX_COMPONENT_BYTES = 200  # UTF-8 bytes; file systems cap a name at 255 bytes, not characters
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
@@ -68,6 +71,19 @@ def render_layout(template: str, fields: Mapping[str, Any]) -> str:
         raise LayoutError(f"layout {template!r} renders to an unsafe path {rendered!r}")
     # fields joined in one component ({telescope}_{filename}) are capped as a whole too
     return "/".join(cap_component(p) for p in parts)
+
+
+def place(spec: NewItem, source: str) -> NewItem:
+    """``spec`` with its library path rendered from its ``layout`` and ``fields`` (plus
+    ``{source}``); a spec without a layout is returned as it is. A layout that does not
+    render for this item's values fails the item (``storage``, with the reason), never the run.
+    """
+    if spec.layout is None:
+        return spec
+    try:
+        return replace(spec, path=render_layout(spec.layout, {"source": source, **spec.fields}))
+    except LayoutError as exc:
+        return replace(spec, error=(ErrorCode.STORAGE, str(exc)))
 
 
 def resolve_in_root(root: Path, relative: str) -> Path:

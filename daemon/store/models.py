@@ -28,17 +28,22 @@ def utc_now_iso() -> str:
 class NewItem:
     """An item a source found: unique per (source, key).
 
-    ``path`` is the relative library path the file will land at; ``captured_at`` is UTC.
+    A source gives the facts: ``layout`` (a library path template, usually its config's)
+    and ``fields`` (the template's values); the pipeline renders ``path``, the relative
+    library path the file will land at (:func:`daemon.library.paths.place`). An item built
+    with a ``path`` (an upload, a retry) keeps it. ``captured_at`` is UTC.
     """
 
     key: str
     url: str
     captured_at: datetime
-    path: str
+    path: str = ""
     processors: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     checksum: str | None = None  # "sha-256=<hex>" | "md5=<hex>" when the source publishes one
     error: tuple[str, str] | None = None  # (error_code, reason): known bad at discovery → failed
+    layout: str | None = None  # rendered with ``fields`` (and ``source``) into ``path``
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

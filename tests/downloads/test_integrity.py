@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from daemon.library.publish import parse_digest_header
 from daemon.images import CorruptImage, verify_fits
+from daemon.library.publish import parse_digest_header
 from tests.fakes.slooh_server import fits_bytes
 
 

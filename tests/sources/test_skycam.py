@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.library.paths import place
 from daemon.sources.skycam.config import SkycamSourceConfig
 from daemon.sources.skycam.slots import parse_bound, render_url, slots_between
 from daemon.sources.skycam.source import SkycamSource
@@ -33,7 +34,7 @@ async def test_backfill_item_keys_urls_and_utc():
     items = [i async for i in src.backfill("2024-01-01T00:00", "2024-01-01T01:59", None)]
     assert [i.key for i in items][:3] == ["2024-01-01T00:02", "2024-01-01T00:12", "2024-01-01T00:22"]
     assert len(items) == 12
-    first = items[0]
+    first = place(items[0], "sky")  # the pipeline renders the path from the layout and fields
     assert first.url == "http://201.251.63.225/meteorologia/cielo/image/2024/2024-01010002.jpg"
     assert first.captured_at == datetime(2024, 1, 1, 3, 2, tzinfo=UTC)  # Córdoba is UTC−3
     assert first.path == "sky/2024/01/01/2024-01010002.jpg"
@@ -77,6 +78,6 @@ async def test_hostile_remote_name_is_sanitised():
     cfg_template = "http://cam/x/..%2F..%2Fetc%2F{t:%H%M}.jpg"
     src = SkycamSource("sky", SkycamSourceConfig(kind="skycam", url_template=cfg_template, minutes=[2],
                                                  latitude=0, longitude=0))
-    (item,) = [i async for i in src.backfill("2025-01-01T00:00", "2025-01-01T00:59", None)]
+    (item,) = [place(i, "sky") async for i in src.backfill("2025-01-01T00:00", "2025-01-01T00:59", None)]
     assert item.path == "sky/2025/01/01/_.._etc_0002.jpg"  # no leading dots: never hidden
     assert ".." not in item.path.split("/")

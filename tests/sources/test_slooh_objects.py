@@ -82,6 +82,7 @@ def test_every_common_name_and_caldwell_number_resolves_to_one_designation():
 
 def test_unknown_object_reaches_the_layout_from_the_config(tmp_path):
     from daemon.config.load import load_config
+    from daemon.library.paths import place
     from daemon.sources.slooh.records import picture_item
 
     path = tmp_path / "c.toml"
@@ -91,8 +92,8 @@ def test_unknown_object_reaches_the_layout_from_the_config(tmp_path):
     src = cfg.sources["s"]
     record = {"imageId": 7, "imageDownloadURL": "https://polaris2.slooh.com/a/b/pic.png",
               "imageTitle": "My target", "telescopeName": "Canary Two"}
-    item = picture_item("s", src.layout, record, (), src.unknown_object)
+    item = place(picture_item("s", src.layout, record, (), src.unknown_object), "s")
     assert item is not None and item.path.startswith("Unidentified/Canary Two/")
     record["imageTitle"] = "Orion Nebula"
-    item = picture_item("s", src.layout, record, (), src.unknown_object)
+    item = place(picture_item("s", src.layout, record, (), src.unknown_object), "s")
     assert item is not None and item.path.startswith("M42/")

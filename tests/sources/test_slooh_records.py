@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from daemon.library.paths import place
 from daemon.sources.slooh.records import (
     clean_url,
     filter_code,
@@ -34,7 +35,7 @@ MISSION = {"scheduledMissionId": 4130637, "imageTitle": "Horsehead Nebula (Barna
 
 
 def test_picture_items_follow_the_seed_layout_and_tracker_keys():
-    item = picture_item("slooh", LAYOUT, CRAB)
+    item = place(picture_item("slooh", LAYOUT, CRAB), "slooh")  # the pipeline renders the path
     assert item is not None and item.key == "17375714:png"
     assert item.url == ("https://polaris2.slooh.com/chile/1/highmag/2026/02/09/0325_m1/"
                         "m1_20260209_032548_0_h4k2q9_m.png")  # no ?rand=
@@ -43,7 +44,7 @@ def test_picture_items_follow_the_seed_layout_and_tracker_keys():
     assert item.metadata["owner"] == "Ada L." and item.metadata["filter"] == "m"
     assert item.metadata["customer_image_id"] == 14963069 and item.metadata["mission_id"] == 4131805
 
-    second = picture_item("slooh", LAYOUT, PLEIADES)  # string id, no timestamp, no download name
+    second = place(picture_item("slooh", LAYOUT, PLEIADES), "slooh")  # string id, no timestamp, no download name
     assert second is not None and second.key == "17375702:png"
     assert second.path.startswith("M45/Australia One/Pictures/Australia One_messier45_20260209_")
     assert second.captured_at == datetime(2026, 2, 9, 1, 2, tzinfo=UTC)  # displayDate + displayTime
@@ -61,14 +62,15 @@ def test_fits_items_inherit_the_mission_and_take_the_time_from_the_name():
     entry = {"imageId": 17068459, "imageTitle": "barnard33_20251223_132742_1_p0c7nd_r_cal.fit",
              "imageURL": "https://polaris.slooh.com/aus/1/highmag/2025/12/23/1325_barnard33/"
                          "barnard33_20251223_132742_1_p0c7nd_r_cal.fit"}
-    item = fits_item("slooh", "{object}/{telescope}/{instrument}/{format}/{date}/{filename}", MISSION,
-                     "High-Magnification Camera", entry)
+    item = place(fits_item("slooh", "{object}/{telescope}/{instrument}/{format}/{date}/{filename}", MISSION,
+                           "High-Magnification Camera", entry), "slooh")
     assert item is not None and item.key == "17068459:fits"
     assert item.path == ("Barnard33/Australia One/High-Magnification Camera/FITS/2025-12-23/"
                          "barnard33_20251223_132742_1_p0c7nd_r_cal.fit")
     assert item.captured_at == datetime(2025, 12, 23, 13, 27, 42, tzinfo=UTC)
     assert item.metadata["filter"] == "r" and item.metadata["mission_id"] == 4130637
-    no_url_name = fits_item("slooh", "{filename}", MISSION, "", {"imageId": 5, "imageURL": "https://h/"})
+    no_url_name = place(fits_item("slooh", "{filename}", MISSION, "", {"imageId": 5, "imageURL": "https://h/"}),
+                        "slooh")
     assert no_url_name is not None and no_url_name.path == "5.fit"
     assert no_url_name.captured_at == datetime(2025, 12, 23, 13, 25, tzinfo=UTC)  # the mission's time
 
@@ -84,7 +86,7 @@ def test_url_helpers():
 def test_hostile_names_from_the_api_cannot_leave_the_library():
     evil = {**CRAB, "imageTitle": "../../../etc (NGC 7000)", "telescopeName": "../..",
             "imageDownloadURL": "https://h/x/..%2F..%2Fpasswd.png"}
-    item = picture_item("slooh", LAYOUT, evil)
+    item = place(picture_item("slooh", LAYOUT, evil), "slooh")
     assert item is not None
     # every value is one segment: separators become "_", leading/trailing dots are stripped
     assert item.path == "NGC7000/_/Pictures/___.._passwd.png"

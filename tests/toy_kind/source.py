@@ -1,4 +1,4 @@
-"""The toy source: yields facts, never downloads."""
+"""The toy source: yields facts (a layout and its fields), never paths or downloads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from daemon.http import HttpClient
-from daemon.library.paths import render_layout
 from daemon.sources.base import Source, require_range
 from daemon.store.models import NewItem
 from tests.toy_kind.config import ToySourceConfig
@@ -22,7 +21,7 @@ class ToySource(Source):
         filename = f"toy-{n}.bin"
         return NewItem(key=str(n), url=f"{self.config.base_url}/files/{filename}",
                        captured_at=datetime(2025, 1, 1, tzinfo=UTC),
-                       path=render_layout(self.config.layout, {"source": self.name, "filename": filename}))
+                       layout=self.config.layout, fields={"filename": filename})  # the library places it
 
     async def discover(self, now: datetime, http: HttpClient) -> AsyncIterator[NewItem]:
         """Every file."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
@@ -24,7 +25,6 @@ import structlog
 
 from daemon.config.settings import HostLimit
 from daemon.http import HttpClient, HttpError
-from daemon.library.paths import render_layout, sanitize_component
 from daemon.sources.base import Source, require_range
 from daemon.sources.nasa_iss.api import (
     API_PATH,
@@ -45,6 +45,7 @@ from daemon.store.models import HTTP_ERROR, NewItem
 
 log = structlog.get_logger("daemon.sources.nasa_iss")
 PARSE_ERROR = "parse_error"
+CAMERA_LAYOUT = "camera_data/{nasa_id}.txt"  # every photo's camera-metadata text, one folder
 
 
 def parse_day(text: str) -> date:
@@ -165,7 +166,7 @@ class NasaIssSource(Source):
             "directory": photo.directory, "width_px": photo.width_px, "height_px": photo.height_px,
         }
         return NewItem(key=photo.nasa_id, url=image_url(self.config.base_url, photo), captured_at=captured,
-                       path=render_layout(self.config.layout, self._fields(photo)),
+                       layout=self.config.layout, fields=self._fields(photo),
                        processors=tuple(self.config.processors), metadata=metadata)
 
     # ------------------------------------------------------------------ enrichment
@@ -220,21 +221,25 @@ class NasaIssSource(Source):
                                     if page.camera_metadata_path else None),
             "page_missing": list(page.missing),
         }}
-        out = [NewItem(spec.key, spec.url, spec.captured_at, spec.path, spec.processors, metadata,
-                       spec.checksum)]
+        out = [replace(spec, metadata=metadata)]
         companion = {"kind": "iss_companion", "nasa_id": nasa_id}
+        fields = {**spec.fields, "nasa_id": nasa_id}
         if cfg.camera_metadata and page.camera_metadata_path:
             out.append(NewItem(f"{nasa_id}/camera", f"{cfg.base_url}{page.camera_metadata_path}",
-                               spec.captured_at, f"camera_data/{sanitize_component(nasa_id)}.txt",
-                               (), {**companion, "role": "camera_metadata"}))
-        if cfg.geotiff and page.geotiff_available:
-            folder = PurePosixPath(spec.path).parent
+                               spec.captured_at, metadata={**companion, "role": "camera_metadata"},
+                               layout=CAMERA_LAYOUT, fields=fields))
+        if cfg.geotiff and page.geotiff_available:  # beside the photo, named after it
             out.append(NewItem(f"{nasa_id}/geotiff", geotiff_url(cfg.base_url, nasa_id), spec.captured_at,
-                               str(folder / f"{sanitize_component(nasa_id)}.tif"), (),
-                               {**companion, "role": "geotiff"}))
+                               metadata={**companion, "role": "geotiff"},
+                               layout=geotiff_layout(cfg.layout), fields=fields))
         return out
 
 
 def _failed(spec: NewItem, code: str, reason: str) -> NewItem:
-    return NewItem(spec.key, spec.url, spec.captured_at, spec.path, spec.processors, spec.metadata,
-                   spec.checksum, error=(code, reason))
+    return replace(spec, error=(code, reason))
+
+
+def geotiff_layout(photo_layout: str) -> str:
+    """The GeoTIFF's template: the photo's folder, ``{nasa_id}.tif``."""
+    folder = PurePosixPath(photo_layout).parent
+    return f"{folder}/{{nasa_id}}.tif" if str(folder) != "." else "{nasa_id}.tif"

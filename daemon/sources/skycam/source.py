@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.errors import SourceError
 from daemon.http import HttpClient, NotFound
-from daemon.library.paths import render_layout, sanitize_component
+from daemon.library.paths import sanitize_component
 from daemon.sources.base import Source, require_range
 from daemon.sources.skycam.config import SkycamSourceConfig
 from daemon.sources.skycam.slots import KEY_FORMAT, parse_bound, render_url, slots_between
@@ -42,12 +42,12 @@ class SkycamSource(Source):
         remote_name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
         filename = sanitize_component(remote_name, fallback=slot.strftime("%Y%m%d%H%M") + ".jpg")
         wall = slot.replace(tzinfo=None)
-        path = render_layout(cfg.layout, {"source": self.name, "t": wall, "filename": filename})
         return NewItem(
             key=wall.strftime(KEY_FORMAT),
             url=url,
             captured_at=slot.astimezone(UTC),
-            path=path,
+            layout=cfg.layout,
+            fields={"t": wall, "filename": filename},
             processors=tuple(cfg.processors),
             metadata={"latitude": cfg.latitude, "longitude": cfg.longitude,
                       "timezone": cfg.timezone},

@@ -17,7 +17,6 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from daemon.library.paths import render_layout
 from daemon.sources.slooh.dates import picture_time
 from daemon.sources.slooh.layout import layout_fields
 from daemon.sources.slooh.objects import UNKNOWN
@@ -84,16 +83,15 @@ def _item(source: str, layout: str, key: str, url: str, filename: str, record: d
                 "telescope": fields["telescope"], "instrument": fields["instrument"],
                 "filename": filename, "filter": filter_code(filename), "owner": _owner(record),
                 "captured_at_known": taken is not None}
-    return NewItem(key=key, url=url, captured_at=taken or datetime.now(UTC),
-                   path=render_layout(layout, fields), processors=processors, metadata=metadata)
+    return NewItem(key=key, url=url, captured_at=taken or datetime.now(UTC), processors=processors,
+                   metadata=metadata, layout=layout, fields=fields)
 
 
 def picture_item(source: str, layout: str, picture: dict[str, Any],
                  processors: tuple[str, ...] = (), unknown_object: str = UNKNOWN) -> NewItem | None:
     """The item of one photo-roll picture, or None when it has no image id or download URL.
 
-    Raises:
-        daemon.library.paths.LayoutError: ``layout`` does not render.
+    The path is rendered from ``layout`` by the pipeline.
     """
     found = _id_and_url(picture, "imageDownloadURL", "imageURL")
     if found is None:
@@ -112,10 +110,7 @@ def picture_item(source: str, layout: str, picture: dict[str, Any],
 def fits_item(source: str, layout: str, mission: dict[str, Any], group: str,
               entry: dict[str, Any], unknown_object: str = UNKNOWN) -> NewItem | None:
     """The item of one FITS frame of ``mission`` (a getMissionImages record), or None when
-    it has no image id or URL.
-
-    Raises:
-        daemon.library.paths.LayoutError: ``layout`` does not render.
+    it has no image id or URL. The path is rendered from ``layout`` by the pipeline.
     """
     found = _id_and_url(entry, "imageURL", "imageUrl")
     if found is None:
