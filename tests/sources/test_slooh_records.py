@@ -44,7 +44,8 @@ def test_picture_items_follow_the_seed_layout_and_tracker_keys():
     assert item.metadata["owner"] == "Ada L." and item.metadata["filter"] == "m"
     assert item.metadata["customer_image_id"] == 14963069 and item.metadata["mission_id"] == 4131805
 
-    second = place(picture_item("slooh", LAYOUT, PLEIADES), "slooh")  # string id, no timestamp, no download name
+    # string id, no timestamp, no download name
+    second = place(picture_item("slooh", LAYOUT, PLEIADES), "slooh")
     assert second is not None and second.key == "17375702:png"
     assert second.path.startswith("M45/Australia One/Pictures/Australia One_messier45_20260209_")
     assert second.captured_at == datetime(2026, 2, 9, 1, 2, tzinfo=UTC)  # displayDate + displayTime
