@@ -1,13 +1,14 @@
 # harvestd — `make demo` shows it working offline, `make run` starts the daemon on
 # ./config.toml, `make test` runs the test suite. Each creates .venv on first use: demo and
-# run install the package only, test/lint/bench/chaos add the test tools.
+# run install the package only, test/lint/bench/chaos add the test tools. `make test-fast`
+# runs the unit layer only (no network, no subprocess: seconds).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo run test lint bench chaos model clean
+.PHONY: demo run test test-fast lint bench chaos model clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "harvestd needs Python 3.11+")'
@@ -28,6 +29,9 @@ run: $(STAMP)
 
 test: $(DEV)
 	$(PY) -m pytest -q
+
+test-fast: $(DEV)
+	$(PY) -m pytest -q tests/unit
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ from daemon.config.load import load_config
 from daemon.config.root import Config
 from tests.fakes.file_server import FileSite
 from tests.fakes.skycam_server import SkycamSite, url_template
+from tests.fakes.slooh_server import SloohSite
 
 # CI runs a fixed sequence of examples: a failure there is a regression, never luck
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
@@ -124,3 +125,25 @@ def write_config(tmp_path: Path) -> Callable[..., tuple[Path, Config]]:
         return path, load_config(path)
 
     return write
+
+
+@pytest.fixture
+async def slooh() -> AsyncIterator[tuple[SloohSite, str]]:
+    """A running imitation Slooh (20 missions × 2 PNG + 2 FITS): (site, base URL, no trailing slash)."""
+    from tests.integration.sources.slooh_harness import PASSWORD, USER  # it imports this module
+
+    site = SloohSite(missions=20, username=USER, password=PASSWORD)
+    async with serve_app(site.app()) as base:
+        yield site, base.rstrip("/")
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (the folder it is in): ``-m unit`` runs the unit layer."""
+    for item in items:
+        parts = item.path.parts
+        layer = next((part for part in parts[parts.index("tests") + 1:] if part in LAYERS), None)
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer))
