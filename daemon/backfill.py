@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from daemon.codes import RunStatus
+from daemon.codes import ItemStatus, RunStatus
 from daemon.config.root import Config
 from daemon.console import BackfillProgress
 from daemon.errors import HarvestdError, InputError
@@ -216,7 +216,8 @@ def summary_line(source: str, counts: RunCounts, verb: str = "backfill") -> str:
 
 def _progress(counts: RunCounts, states: Mapping[str, tuple[str, str | None]], plan: Plan) -> BackfillProgress:
     """The counts so far, with the chunk's items stored but not processed yet as fetched."""
-    stored = sum(1 for key in plan.pending if states.get(key, ("", None))[0] in ("downloaded", "processing"))
+    fetched = (ItemStatus.DOWNLOADED, ItemStatus.PROCESSING)
+    stored = sum(1 for key in plan.pending if states.get(key, ("", None))[0] in fetched)
     return BackfillProgress(total=counts.total, fetched=counts.new + counts.duplicates + stored,
                             settled=counts.new + counts.duplicates + counts.failed, new=counts.new,
                             duplicates=counts.duplicates, failed=counts.failed)

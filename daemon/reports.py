@@ -17,13 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from daemon.backfill import run_backfill
 from daemon.config.root import Config
 from daemon.pipeline import require_source
 from daemon.source_health import describe_state, source_states, stale_limits
 from daemon.store import NewItem, RunCounts, Store
+from daemon.store.rows import FailureCountRow, ItemStatsRow, RunStatsRow
 
 TOP_FOLDERS = 5
 
@@ -92,7 +92,7 @@ def _mib(n_bytes: int) -> str:
     return f"{n_bytes / (1 << 20):.1f} MiB"
 
 
-def stats_lines(row: dict[str, Any], runs: list[dict[str, Any]], failures: list[dict[str, Any]],
+def stats_lines(row: ItemStatsRow, runs: list[RunStatsRow], failures: list[FailureCountRow],
                 folders: FolderStats, kind: str) -> list[str]:
     """The ``harvestd stats`` block of one source."""
     done, failed = int(row["done"] or 0), int(row["failed"] or 0)
@@ -100,7 +100,7 @@ def stats_lines(row: dict[str, Any], runs: list[dict[str, Any]], failures: list[
     by_trigger = ", ".join(f"{r['trigger']} {r['runs']}" for r in runs) or "none"
     n_runs = sum(int(r["runs"]) for r in runs)
     failed_runs = sum(int(r["failed"] or 0) for r in runs)
-    last_run = max((r["last_started"] for r in runs), default=None) or "never"
+    last_run = max((r["last_started"] for r in runs if r["last_started"]), default=None) or "never"
     codes = ", ".join(f"{f['code']} {f['n']}" for f in failures) or "none"
     top = ", ".join(f"{name} {n}" for name, n in folders.top_folders.most_common(TOP_FOLDERS)) or "-"
     return [

@@ -31,8 +31,7 @@ from daemon.config.diff import changed_sections
 from daemon.config.load import load_config
 from daemon.config.root import Config
 from daemon.downloads.aria2.process import Aria2Missing
-from daemon.errors import ConfigError, SourceError
-from daemon.http import HttpError
+from daemon.errors import ConfigError, HarvestdError
 from daemon.logs import register_config_secrets
 from daemon.pipeline import run_window
 from daemon.resources import Resources, open_resources
@@ -96,8 +95,8 @@ class Daemon:
             async with asyncio.timeout(timeout_s):
                 await run_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http,
                                      on_enqueued=self.res.downloader.wake.set)
-        except (SourceError, HttpError) as exc:  # the remote's fault: one line, no traceback
-            log.error("harvest_failed", source=name, error=str(exc))
+        except HarvestdError as exc:  # a remote, the library, the store: one line, no traceback
+            log.error("harvest_failed", source=name, error=str(exc), error_type=type(exc).__name__)
             return
         except TimeoutError:  # what the run stored stays; the next run carries on from there
             log.error("harvest_failed", source=name,

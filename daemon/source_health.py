@@ -19,12 +19,13 @@ from typing import Any
 import structlog
 
 from daemon.store import Store
+from daemon.store.rows import SourceHealthRow
 
 log = structlog.get_logger("daemon.health")
 FAILING_AFTER = 3  # consecutive problems (final failures + items waiting to retry)
 
 
-def assess(row: dict[str, Any], stale_after_s: float | None = None,
+def assess(row: SourceHealthRow, stale_after_s: float | None = None,
            now: datetime | None = None) -> dict[str, Any]:
     """One row of :meth:`Store.source_health` → ``{"ok", "state", "reason", …}``.
 

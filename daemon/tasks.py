@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from daemon.aio import wait_any
+from daemon.codes import ResultStatus, TaskStage
 from daemon.errors import InputError
 from daemon.http import HttpClient
 from daemon.pipeline import Intake, Listing, Plan, require_source, settled_counts
@@ -112,25 +113,26 @@ class TaskRunner:
                     except Exception as exc:  # the reason is the task's, not the daemon's
                         reason = f"{type(exc).__name__}: {exc}"
                         log.warning("task_failed", error=reason)
-                        await self.store.update_task(task["id"], stage="failed", error=reason)
+                        await self.store.update_task(task["id"], stage=TaskStage.FAILED, error=reason)
             await wait_any([stop, self.wake], self.poll_s)
 
     async def step(self, task: dict[str, Any]) -> None:
         """Advance one task by one stage (or refresh its progress while processing)."""
         stage, params = task["stage"], task["params"]
-        if stage == "queued":
-            await self.store.update_task(task["id"], stage="acquiring")
+        if stage == TaskStage.QUEUED:
+            await self.store.update_task(task["id"], stage=TaskStage.ACQUIRING)
             log.info("task_acquiring")
-        elif stage == "acquiring":
+        elif stage == TaskStage.ACQUIRING:
             follow = await self._acquire(task["kind"], params)
-            await self.store.update_task(task["id"], stage="processing", follow=follow, total=len(follow))
+            await self.store.update_task(task["id"], stage=TaskStage.PROCESSING, follow=follow,
+                                         total=len(follow))
             self.on_enqueued()
             log.info("task_processing", total=len(follow))
-        elif stage == "processing":
+        elif stage == TaskStage.PROCESSING:
             done, failed = await self._progress(task["kind"], params, task["follow"])
             finished = done + failed >= len(task["follow"])
             await self.store.update_task(task["id"], done=done, failed=failed,
-                                         **({"stage": "completed"} if finished else {}))
+                                         **({"stage": TaskStage.COMPLETED} if finished else {}))
             if finished:
                 log.info("task_completed", done=done, failed=failed)
 
@@ -160,7 +162,7 @@ class TaskRunner:
     async def _progress(self, kind: str, params: dict[str, Any], follow: list[Any]) -> tuple[int, int]:
         if kind == "run_model":
             states = await self.store.result_states(follow)
-            return (sum(1 for s in states.values() if s == "completed"),
-                    sum(1 for s in states.values() if s == "failed"))
+            return (sum(1 for s in states.values() if s == ResultStatus.COMPLETED),
+                    sum(1 for s in states.values() if s == ResultStatus.FAILED))
         return settled_counts(await self.store.item_states(params["source"], follow))
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from daemon.store.base import StoreBase
 from daemon.store.models import utc_now_iso
+from daemon.store.rows import FailedItemRow, FailureCountRow, ItemStatsRow, RunStatsRow, SourceHealthRow
 
 DONE_STATUSES = "('downloaded', 'processing', 'processed', 'uploaded')"  # SQL: the file is in the library
 
@@ -35,7 +36,7 @@ class ReportQueries(StoreBase):
                     (source, name, json.dumps(value), now))
 
     async def failed_items(self, source: str | None = None,
-                           error_codes: list[str] | None = None) -> list[dict[str, Any]]:
+                           error_codes: list[str] | None = None) -> list[FailedItemRow]:
         """Failed items (of ``source``; with one of ``error_codes``): source, key, url, path,
         captured_at, checksum, error_code, last_error, attempts."""
         where, params = _where_source(source)
@@ -45,7 +46,7 @@ class ReportQueries(StoreBase):
         if error_codes:
             sql += " AND error_code IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(error_codes))
-        return [dict(r) for r in await self._read(sql + " ORDER BY source, key", params)]
+        return [cast(FailedItemRow, dict(r)) for r in await self._read(sql + " ORDER BY source, key", params)]
 
     async def requeue_items(self, source: str, keys: list[str]) -> int:
         """Failed items of ``source`` back to ``discovered`` with a fresh attempt budget
@@ -58,7 +59,7 @@ class ReportQueries(StoreBase):
                 (utc_now_iso(), source, json.dumps(keys)))
             return cur.rowcount
 
-    async def item_stats(self, source: str | None = None) -> list[dict[str, Any]]:
+    async def item_stats(self, source: str | None = None) -> list[ItemStatsRow]:
         """Per source: items, done, failed, waiting, bytes and the last download (UTC ISO)."""
         where, params = _where_source(source)
         rows = await self._read(
@@ -69,17 +70,17 @@ class ReportQueries(StoreBase):
             f" COALESCE(SUM(CASE WHEN status IN {DONE_STATUSES} THEN bytes END), 0) AS bytes,"
             f" MAX(CASE WHEN status IN {DONE_STATUSES} THEN updated_at END) AS last_download"
             f" FROM items WHERE 1 = 1{where} GROUP BY source ORDER BY source", params)
-        return [dict(r) for r in rows]
+        return [cast(ItemStatsRow, dict(r)) for r in rows]
 
-    async def failure_codes(self, source: str | None = None) -> list[dict[str, Any]]:
+    async def failure_codes(self, source: str | None = None) -> list[FailureCountRow]:
         """Per source and error code: how many items failed."""
         where, params = _where_source(source)
         rows = await self._read(
             "SELECT source, COALESCE(error_code, '?') AS code, COUNT(*) AS n FROM items"
             f" WHERE status = 'failed'{where} GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", params)
-        return [dict(r) for r in rows]
+        return [cast(FailureCountRow, dict(r)) for r in rows]
 
-    async def source_health(self) -> list[dict[str, Any]]:
+    async def source_health(self) -> list[SourceHealthRow]:
         """Per source: ``last_success_at`` (UTC ISO, the latest item downloaded, processed or
         uploaded), ``failed`` (final failures since then), ``retrying`` (items waiting for
         another attempt, with the earliest ``next_attempt_at`` in Unix seconds),
@@ -102,16 +103,16 @@ class ReportQueries(StoreBase):
             "  l.error_code AS last_error_code, l.last_error, l.updated_at AS last_error_at"
             " FROM (SELECT DISTINCT source FROM items) s LEFT JOIN ok ON ok.source = s.source"
             " LEFT JOIN latest l ON l.source = s.source AND l.n = 1 ORDER BY s.source")
-        return [dict(r) for r in rows]
+        return [cast(SourceHealthRow, dict(r)) for r in rows]
 
-    async def run_stats(self, source: str | None = None) -> list[dict[str, Any]]:
+    async def run_stats(self, source: str | None = None) -> list[RunStatsRow]:
         """Per source and trigger: runs (sessions), failed runs, the last start (UTC ISO)."""
         where, params = _where_source(source)
         rows = await self._read(
             "SELECT source, trigger, COUNT(*) AS runs, SUM(status = 'failed') AS failed,"
             f" MAX(started_at) AS last_started FROM runs WHERE 1 = 1{where}"
             " GROUP BY 1, 2 ORDER BY 1, 2", params)
-        return [dict(r) for r in rows]
+        return [cast(RunStatsRow, dict(r)) for r in rows]
 
     async def item_paths(self, source: str | None = None) -> list[str]:
         """Library paths of the downloaded items (for folder statistics)."""
