@@ -10,11 +10,12 @@ class attributes). :class:`KindDispatch` picks the model of a table from its ``k
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -75,11 +76,6 @@ class SourceOptions(Model):
     def _valid_schedule(cls, v: str) -> str:
         return check_cron(v)
 
-    @field_validator("base_url", check_fields=False)
-    @classmethod
-    def _valid_base(cls, v: str) -> str:
-        return check_base_url(v)
-
 
 def check_cron(expr: str) -> str:
     """``expr`` if it is a valid 5-field crontab expression.
@@ -116,6 +112,9 @@ def check_base_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError("base_url must start with http:// or https://")
     return url.rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(check_base_url)]  # a kind's http(s) ``base_url``
 
 
 class KindDispatch:

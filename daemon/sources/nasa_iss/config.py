@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from daemon.config.base import SourceOptions
+from daemon.config.base import BaseUrl, SourceOptions
 from daemon.library.paths import render_layout
 
 
@@ -29,7 +29,7 @@ class NasaIssSourceConfig(SourceOptions):
 
     kind: Literal["nasa_iss"]
     api_key: str = Field(min_length=1)
-    base_url: str = "https://eol.jsc.nasa.gov"
+    base_url: BaseUrl = "https://eol.jsc.nasa.gov"
     missions: list[str] = Field(default_factory=list)
     bbox: tuple[float, float, float, float] | None = None
     since: date | None = None

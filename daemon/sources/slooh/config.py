@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from daemon.config.base import SourceOptions
+from daemon.config.base import BaseUrl, SourceOptions
 from daemon.library.paths import render_layout
 from daemon.sources.slooh.layout import layout_fields
 
@@ -42,7 +42,7 @@ class SloohSourceConfig(SourceOptions):
     kind: Literal["slooh"]
     username: str = Field(min_length=1)
     password: str = Field(min_length=1)
-    base_url: str = "https://app.slooh.com"
+    base_url: BaseUrl = "https://app.slooh.com"
     product_id: str = DEFAULT_PRODUCT_ID
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1)
     unknown_object: str = Field("Unknown", min_length=1, max_length=100)  # {object} of unnamed targets

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from daemon.config.base import SourceOptions
+from daemon.config.base import BaseUrl, SourceOptions
 
 
 class ToySourceConfig(SourceOptions):
@@ -17,5 +17,5 @@ class ToySourceConfig(SourceOptions):
     option_defaults: ClassVar[Mapping[str, Any]] = {"schedule": "*/5 * * * *", "layout": "{source}/{filename}"}
 
     kind: Literal["toy"]
-    base_url: str
+    base_url: BaseUrl
     count: int = Field(3, ge=1, le=1000)
