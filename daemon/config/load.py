@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from daemon.config.env import MissingVariable, interpolate_env
 from daemon.config.locate import closest_key, locate_key
-from daemon.config.root import Config
+from daemon.config.root import Config, processor_kinds_named
 from daemon.errors import ConfigError
 from daemon.worker.processors.octas_config import OctasConfig
 
@@ -82,6 +82,10 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
     raw = _interpolate_all(raw, text, path, env)
+    # the tree as validation sees it (a processor table's kind defaults to its name), for hints
+    hints = raw
+    if isinstance(raw, dict) and "processors" in raw:
+        hints = {**raw, "processors": processor_kinds_named(raw["processors"])}
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
@@ -93,7 +97,7 @@ def parse_config(text: str, path: Path, env: Mapping[str, str] | None = None) ->
             where = f"{path}:{line}" if line else str(path)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                guess = closest_key(Config, loc, raw)
+                guess = closest_key(Config, loc, hints)
                 msg = f"unknown key (did you mean {guess}?)" if guess else "unknown key"
             lines.append(f"{where}: {dotted}: {msg}")
         raise ConfigError("\n".join(lines)) from None

@@ -30,6 +30,14 @@ from daemon.worker.processors import kinds as processor_kinds
 if TYPE_CHECKING:
     from daemon.worker.processors.kinds import ProcessorSettings
 
+def processor_kinds_named(tables: Any) -> Any:
+    """``[processors.NAME]`` tables with ``kind`` defaulting to NAME (other input unchanged)."""
+    if isinstance(tables, dict):
+        return {name: ({"kind": name, **table} if isinstance(table, dict) and "kind" not in table
+                       else table) for name, table in tables.items()}
+    return tables
+
+
 SOURCE_DISPATCH = KindDispatch("source", source_registry.config_model, source_registry.kinds)
 PROCESSOR_DISPATCH = KindDispatch("processor", processor_kinds.config_model, processor_kinds.kinds)
 AnySource = Annotated[SerializeAsAny[SourceOptions], WrapValidator(SOURCE_DISPATCH)]
@@ -54,10 +62,7 @@ class Config(Model):
     @field_validator("processors", mode="before")
     @classmethod
     def _kind_defaults_to_name(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {name: ({"kind": name, **table} if isinstance(table, dict) and "kind" not in table
-                           else table) for name, table in v.items()}
-        return v
+        return processor_kinds_named(v)
 
     @model_validator(mode="after")
     def _processors_exist(self) -> Config:

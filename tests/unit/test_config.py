@@ -140,6 +140,8 @@ def test_a_missing_environment_variable_names_file_line_and_key(tmp_path):
     ("[downloads.aria2]\nsplits = 2\n", 2, "downloads.aria2.splits: unknown key (did you mean split?)"),
     ("[processors.veg]\nkind = 'vegetation'\nbandz = {red = 1, nir = 2}\n", 3,
      "processors.veg.bandz: unknown key (did you mean bands?)"),
+    ("[processors.octas]\ntreshold = 0.5\n", 2,  # no kind: the table's name is its kind
+     "processors.octas.treshold: unknown key (did you mean threshold?)"),
     ("datadir = 'x'\n", 1, "datadir: unknown key (did you mean data_dir?)"),
     (SKY + "zzz = 1\n", 8, "sources.sky.zzz: unknown key"),  # nothing close: no guess
 ])
