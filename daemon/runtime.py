@@ -46,7 +46,6 @@ from daemon.worker.processors.build import build_processors
 
 log = structlog.get_logger("daemon.runtime")
 RESTART_REQUIRED = ("data_dir", "store", "worker.threads", "api")
-JOB_TIMEOUT_S = 600.0
 
 
 class Daemon:
@@ -91,10 +90,10 @@ class Daemon:
         assert task is not None
         self._running_jobs.add(task)
         try:
-            timeout_s = getattr(source.config, "run_timeout_s", JOB_TIMEOUT_S)
+            timeout_s = float(source.config.run_timeout_s)  # a shared option of every kind
             async with asyncio.timeout(timeout_s):
                 await run_window(self.res.store, source, datetime.now(UTC), "schedule", self.res.http,
-                                     on_enqueued=self.res.downloader.wake.set)
+                                 on_enqueued=self.res.downloader.wake.set)
         except HarvestdError as exc:  # a remote, the library, the store: one line, no traceback
             log.error("harvest_failed", source=name, error=str(exc), error_type=type(exc).__name__)
             return
