@@ -167,8 +167,9 @@ class Intake:
 
     Each part: new items enriched (:meth:`Source.enrich`), stored, earlier failures requeued
     as ``listing`` says, and — for a ``range`` — the stored companions of its items counted
-    (:func:`add_known_companions`). ``counts`` (total, new on insert, duplicates) and
-    ``requeued`` add up over the parts.
+    (:func:`add_known_companions`). ``counts.total`` and ``counts.duplicates``, ``inserted``
+    and ``requeued`` add up over the parts; ``counts.new`` is the caller's (a window run
+    counts what it inserted, a backfill what it saw processed).
     """
 
     store: Store
