@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -319,7 +318,9 @@ class HttpClient:
         return await self.request(url, read, method="POST", json_body=body, headers=headers)
 
     async def download(self, url: str, part_path: Path, max_bytes: int = 8 << 30) -> DownloadedFile:
-        """Stream ``url`` into ``part_path`` (truncated per attempt), fsync it, hash it.
+        """Stream ``url`` into ``part_path`` (truncated per attempt) and hash it. Not fsynced:
+        the connection is free once the bytes are written; the caller seals the file (fsync)
+        before it is published.
 
         Writes go to a thread in ~1 MiB batches so the loop never blocks on disk.
         Raises as :meth:`request`; on error ``part_path`` may hold a partial file.
@@ -348,11 +349,10 @@ class HttpClient:
                 if expected is not None and size != expected:
                     raise aiohttp.ClientPayloadError(f"got {size} of {expected} bytes")
 
-                def finish() -> None:
+                def finish() -> None:  # no fsync here: the caller seals (fsyncs) before publishing
                     if buf:
                         flush(bytes(buf))
                     fh.flush()
-                    os.fsync(fh.fileno())
 
                 await asyncio.to_thread(finish)
             finally:

@@ -31,6 +31,7 @@ from daemon.store import NewItem, RunCounts, Store
 log = structlog.get_logger("daemon.harvest")
 SETTLED_OK = frozenset({ItemStatus.DOWNLOADED, ItemStatus.PROCESSING, ItemStatus.PROCESSED})
 PART_ITEMS = 500  # items stored at a time when a listing runs long between checkpoints
+FIRST_PART_ITEMS = 8  # the first part of a listing; each next one twice as big, up to the part size
 YIELD_EVERY = 200  # items between two yields to the event loop
 T = TypeVar("T")
 
@@ -203,12 +204,16 @@ class Intake:
         Returns True when the listing was taken to its end.
         """
         batch: list[NewItem] = []
+        # parts grow from FIRST_PART_ITEMS to ``part_items``: the first downloads start after
+        # a few pages, later parts amortise the store's round trips
+        size = min(FIRST_PART_ITEMS, part_items)
 
         async def flush() -> bool:
-            nonlocal batch
+            nonlocal batch, size
             if not batch:
                 return True
             part, batch = batch, []
+            size = min(2 * size, part_items)
             plan = await self.add(part)
             return await on_part(plan) if on_part is not None else True
 
@@ -221,7 +226,7 @@ class Intake:
                         await self.store.save_source_state(self.source.name, one.state)
                     continue
                 batch.append(one)
-                if len(batch) >= part_items:
+                if len(batch) >= size:
                     if not await flush():
                         return False
                 elif len(batch) % YIELD_EVERY == 0:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from daemon.config.root import Config
 from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.base import Downloader
 from daemon.http import HttpClient
@@ -36,10 +37,19 @@ class BuiltinDownloader(Downloader):
                  on_downloaded: Callable[[], None] | None = None) -> None:
         super().__init__(store, library, settings, pool, owner, source, on_downloaded)
         self.http = http
+        self._transfers = asyncio.Semaphore(settings.concurrency)
 
     @property
     def capacity(self) -> int:
-        return self.settings.concurrency
+        """Items in hand: ``concurrency`` transferring, as many more being finished (sealed,
+        verified, published, recorded) — disk and CPU work never holds a connection slot."""
+        return 2 * self.settings.concurrency
+
+    def reconfigure(self, cfg: Config) -> None:
+        """As :meth:`Downloader.reconfigure`; a new ``concurrency`` applies to the next transfers."""
+        if cfg.downloads.concurrency != self.settings.concurrency:
+            self._transfers = asyncio.Semaphore(cfg.downloads.concurrency)
+        super().reconfigure(cfg)
 
     async def handle(self, work: Item) -> None:
         # every line logged while downloading this item (HTTP retries too) names it
@@ -54,7 +64,8 @@ class BuiltinDownloader(Downloader):
                 return
             part = self.staging_path(item, target.final).with_suffix(target.final.suffix + ".part")
             for refetch in (False, True):
-                fetched = await self.http.download(item.url or "", part)
+                async with self._transfers:  # at most ``concurrency`` transfers at once
+                    fetched = await self.http.download(item.url or "", part)
                 # the source's checksum, else the server's Digest / Content-MD5 header (as aria2c does)
                 checksum = item.checksum or parse_digest_header(fetched.digest_header)
                 try:

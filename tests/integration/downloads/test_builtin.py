@@ -72,3 +72,52 @@ async def test_path_escaping_the_library_fails_the_item_only(skycam, tmp_path):
             states = await store.item_states("sky", ["0002", "0012"])
     assert states == {"0002": ("failed", "storage"), "0012": ("processed", None)}
     assert not (tmp_path / "evil.jpg").exists() and (root / "ok.jpg").is_file()
+
+
+async def test_transfers_never_exceed_concurrency_while_finished_files_are_sealed(tmp_path):
+    """``[downloads] concurrency`` bounds transfers (connections), not the items being sealed,
+    verified and published: the server never sees more than 3 requests at once, and the
+    downloader holds more than 3 items while disk work runs (issue 13, pipelining)."""
+    from aiohttp import web
+
+    from tests.conftest import serve_app
+
+    in_flight, peak = 0, 0
+
+    async def answer(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return web.Response(body=b"x" * 20_000)
+        finally:
+            in_flight -= 1
+
+    app = web.Application()
+    app.router.add_get("/f/{name}", answer)
+    async with serve_app(app) as base:
+        store_path = tmp_path / "h.db"
+        async with Store.open(store_path) as store, HttpClient(HttpSettings()) as http:
+            await store.add_items("s", [NewItem(f"k{i}", f"{base}f/{i}.bin", datetime(2025, 1, 1, tzinfo=UTC),
+                                                f"s/{i}.bin") for i in range(24)])
+            settings = DownloadSettings(concurrency=3, poll_interval_s=0.05, set_mtime=False)
+            (tmp_path / "lib").mkdir()
+            with ThreadPoolExecutor(1) as pool:
+                library = LibrarySettings(root=tmp_path / "lib")
+                dl = BuiltinDownloader(store, http, library, settings, pool, "dl")
+                assert dl.capacity > settings.concurrency
+                held = 0
+                stop = asyncio.Event()
+                task = asyncio.create_task(dl.run(stop))
+                for _ in range(400):
+                    held = max(held, dl.busy)
+                    rows = (await store.status_counts())["items"]
+                    if sum(r["n"] for r in rows if r["status"] in ("downloaded", "processed")) == 24:
+                        break
+                    await asyncio.sleep(0.01)
+                stop.set()
+                await task
+    assert peak == 3, peak  # connections: exactly the configured concurrency, never more
+    assert held > 3  # items in hand beyond the transfers (being finished, or waiting for a slot)
+    assert sorted(p.name for p in (tmp_path / "lib" / "s").iterdir()) == sorted(f"{i}.bin" for i in range(24))
