@@ -7,8 +7,9 @@ Both contenders, in one run, with ``--connections`` connections each:
 
 - the seed's way: the API rows, then every photo page with N threads, then every image and
   camera-metadata file with N threads (``urllib``), written to disk;
-- harvestd: ``collect_specs`` + ``run_backfill`` (pages at ``page_concurrency`` = N,
-  ``[downloads] concurrency`` = N, built-in downloader, no processors), into its library.
+- harvestd: ``open_listing`` + ``run_backfill``, as ``harvestd backfill`` does (pages at
+  ``page_concurrency`` = N, ``[downloads] concurrency`` = N transfers, built-in downloader,
+  no processors), into its library.
 
 Prints photos per second (page + image + camera file each) and the ratio. Goal ≥ 1.5×.
 Usage: python bench/bench_nasa_pipeline.py [--photos 300] [--latency-ms 100] [--connections 6]
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.threaded_site import serve_in_thread  # noqa: E402
-from daemon.backfill import collect_specs, run_backfill  # noqa: E402
+from daemon.backfill import open_listing, run_backfill  # noqa: E402
 from daemon.config.load import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from tests.fakes.nasa_eol_server import EolSite, synthetic_photos  # noqa: E402
@@ -91,8 +92,8 @@ page_concurrency = {connections}
 """)
     cfg = load_config(config)
     started = time.perf_counter()
-    specs = await collect_specs(cfg, "iss", "2025-01-01", "2025-12-31")
-    counts, _ = await run_backfill(cfg, "iss", specs)
+    async with open_listing(cfg, "iss", "2025-01-01", "2025-12-31") as listing:
+        counts, _ = await run_backfill(cfg, "iss", listing)
     return time.perf_counter() - started, counts.new
 
 

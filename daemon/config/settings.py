@@ -110,7 +110,7 @@ class DownloadSettings(Model):
     """
 
     backend: Literal["auto", "aria2", "builtin"] = "auto"
-    concurrency: int = Field(4, ge=1, le=64)  # built-in downloader only
+    concurrency: int = Field(4, ge=1, le=64)  # built-in downloader: transfers at once
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(2.0, gt=0)
     on_existing: Literal["skip", "overwrite", "rename"] = "skip"
