@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -322,41 +322,43 @@ class HttpClient:
         the connection is free once the bytes are written; the caller seals the file (fsync)
         before it is published.
 
-        Writes go to a thread in ~1 MiB batches so the loop never blocks on disk.
-        Raises as :meth:`request`; on error ``part_path`` may hold a partial file.
+        Writes go to a thread in ~1 MiB batches so the loop never blocks on disk; each attempt
+        truncates the file with its first write. Raises as :meth:`request`; on error
+        ``part_path`` may hold a partial file.
         """
 
         async def stream(resp: aiohttp.ClientResponse) -> DownloadedFile:
             digest = hashlib.sha256()
-            fh = await asyncio.to_thread(open, part_path, "wb")
+            handle: list[BinaryIO] = []  # opened (truncated) by this attempt's first write
+
+            def write(data: bytes, last: bool) -> None:  # in a thread: one trip per batch
+                if not handle:
+                    handle.append(open(part_path, "wb"))  # noqa: SIM115 - closed by the last write
+                handle[0].write(data)
+                digest.update(data)
+                if last:
+                    handle.pop().close()
+
             size = 0
+            buf = bytearray()
             try:
-                buf = bytearray()
-
-                def flush(data: bytes) -> None:
-                    fh.write(data)
-                    digest.update(data)
-
                 async for chunk in resp.content.iter_chunked(1 << 16):
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooLarge(url, resp.status, f"body larger than {max_bytes} bytes")
                     buf += chunk
                     if len(buf) >= WRITE_BATCH_BYTES:
-                        await asyncio.to_thread(flush, bytes(buf))
+                        await asyncio.to_thread(write, bytes(buf), False)
                         buf.clear()
                 expected = resp.content_length
                 if expected is not None and size != expected:
                     raise aiohttp.ClientPayloadError(f"got {size} of {expected} bytes")
-
-                def finish() -> None:  # no fsync here: the caller seals (fsyncs) before publishing
-                    if buf:
-                        flush(bytes(buf))
-                    fh.flush()
-
-                await asyncio.to_thread(finish)
+                # a small file is one trip to a thread: open, write, close (no fsync here:
+                # the caller seals the file before it is published)
+                await asyncio.to_thread(write, bytes(buf), True)
             finally:
-                await asyncio.to_thread(fh.close)
+                if handle:
+                    await asyncio.to_thread(handle.pop().close)
             return DownloadedFile(size, digest.hexdigest(),
                                   resp.headers.get("Digest") or resp.headers.get("Content-MD5"))
 

@@ -180,6 +180,39 @@ async def test_stalled_body_times_out_and_is_retried(tmp_path):
     assert err.value.status is None and len(calls) == 2
 
 
+async def test_a_retried_download_holds_only_the_last_attempts_bytes(tmp_path):
+    """A body cut short is retried; the part file then holds exactly the second answer (each
+    attempt truncates it with its first write), never the first attempt's bytes before it."""
+    calls = []
+    body = bytes(range(256)) * 8192  # 2 MiB: written in batches, not one trip
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        calls.append(1)
+        resp = web.StreamResponse(headers={"Content-Length": str(len(body))})
+        await resp.prepare(request)
+        if len(calls) == 1:
+            await resp.write(b"\xff" * (1536 << 10))  # 1.5 MiB of the wrong bytes, then the connection drops
+            request.transport.close()
+            return resp
+        await resp.write(body)
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/big.bin", flaky)
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    try:
+        async with HttpClient(HttpSettings(max_attempts=3, **FAST)) as http:
+            got = await http.download(str(srv.make_url("/big.bin")), tmp_path / "big.part")
+    finally:
+        await srv.close()
+    import hashlib
+
+    assert len(calls) == 2
+    assert (tmp_path / "big.part").read_bytes() == body
+    assert got.size_bytes == len(body) and got.sha256 == hashlib.sha256(body).hexdigest()
+
+
 async def test_body_larger_than_the_cap_is_refused(server):
     _, base = server
     async with HttpClient(HttpSettings(**FAST)) as http:
