@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from daemon.config.settings import HostLimit, HttpSettings
 from daemon.errors import ConfigError
 from daemon.http import HttpClient, HttpError, NotFound, parse_retry_after
+from tests.conftest import serve_app
 
 FAST = {"backoff_initial_s": 0.01, "backoff_max_s": 0.02}
 
@@ -199,13 +200,8 @@ async def test_a_retried_download_holds_only_the_last_attempts_bytes(tmp_path):
 
     app = web.Application()
     app.router.add_get("/big.bin", flaky)
-    srv = TestServer(app, host="127.0.0.1")
-    await srv.start_server()
-    try:
-        async with HttpClient(HttpSettings(max_attempts=3, **FAST)) as http:
-            got = await http.download(str(srv.make_url("/big.bin")), tmp_path / "big.part")
-    finally:
-        await srv.close()
+    async with serve_app(app) as base, HttpClient(HttpSettings(max_attempts=3, **FAST)) as http:
+        got = await http.download(f"{base}big.bin", tmp_path / "big.part")
     import hashlib
 
     assert len(calls) == 2
