@@ -1,10 +1,11 @@
-"""The one pipeline: a source's listing → enrich → enqueue → checkpoint, and counting items
-until they settle. Every way work enters the store goes through it: scheduled runs
+"""The one pipeline: a source's listing → enrich → place (library paths) → enqueue →
+checkpoint, and counting items until they settle. Every way work enters the store goes through it: scheduled runs
 (:func:`run_window`), ingest and backfill tasks, ``harvestd backfill``/``import``/``retry``
 (:class:`Intake` with a ``range`` listing).
 
-Listings are taken in parts (at each :class:`Checkpoint` a source yields, and every
-:data:`PART_ITEMS` items in between), so a walk is never held whole in memory; a
+Listings are taken in parts (at each :class:`Checkpoint` a source yields, and in between
+parts growing from :data:`FIRST_PART_ITEMS` to the part size), so a walk is never held
+whole in memory and the first downloads start after a few items; a
 checkpoint's state is saved only once the items before it are stored, on every path.
 What is retried depends only on the kind of listing (:class:`Listing`), nowhere else.
 """
