@@ -1,7 +1,7 @@
 """The one pipeline: a source's listing → enrich → place (library paths) → enqueue →
-checkpoint, and counting items until they settle. Every way work enters the store goes through it: scheduled runs
-(:func:`run_window`), ingest and backfill tasks, ``harvestd backfill``/``import``/``retry``
-(:class:`Intake` with a ``range`` listing).
+checkpoint, and counting items until they settle. Every way work enters the store goes
+through it: scheduled runs (:func:`run_window`), ingest and backfill tasks, ``harvestd
+backfill``/``import``/``retry`` (:class:`Intake` with a ``range`` listing).
 
 Listings are taken in parts (at each :class:`Checkpoint` a source yields, and in between
 parts growing from :data:`FIRST_PART_ITEMS` to the part size), so a walk is never held
