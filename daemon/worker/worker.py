@@ -58,7 +58,7 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         self.settings = settings.model_copy(update={"threads": self.settings.threads})
         self.library_root = library_root
         set_max_pixels(settings.max_image_pixels)
-        if processors is not None:
+        if processors is not None and processors is not self.processors:
             self.processors.clear()
             self.processors.update(processors)
 
