@@ -30,6 +30,7 @@ from daemon.worker.processors import kinds as processor_kinds
 if TYPE_CHECKING:
     from daemon.worker.processors.kinds import ProcessorSettings
 
+
 def processor_kinds_named(tables: Any) -> Any:
     """``[processors.NAME]`` tables with ``kind`` defaulting to NAME (other input unchanged)."""
     if isinstance(tables, dict):
