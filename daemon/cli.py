@@ -372,11 +372,13 @@ def _status(cfg: Config, n_errors: int) -> int:
         for name, state in health.items() or {"-": None}.items():
             print(f"  {describe(name, state)}" if state else "  - (no items yet)")
         print("items:")
-        for row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
-            print(f"  {row['source']:<16} {row['status']:<12} {row['n']:>8}")
+        for item_row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
+            print(f"  {item_row['source']:<16} {item_row['status']:<12} {item_row['n']:>8}")
         print("results:")
-        for row in counts["results"] or [{"source": "-", "processor": "-", "status": "-", "n": 0}]:
-            print(f"  {row['source']:<16} {row['processor']:<10} {row['status']:<12} {row['n']:>8}")
+        for result_row in counts["results"] or [{"source": "-", "processor": "-", "status": "-", "n": 0}]:
+            source = result_row["source"] or "-"  # NULL: a result inserted without its source
+            print(f"  {source:<16} {result_row['processor']:<10} {result_row['status']:<12} "
+                  f"{result_row['n']:>8}")
         if transfers:
             done = sum(t["completed_bytes"] for t in transfers)
             total = sum(t["total_bytes"] for t in transfers)

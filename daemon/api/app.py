@@ -79,11 +79,12 @@ async def get_metrics(request: web.Request) -> web.Response:
     src = request.app[HEALTH]
     counts = await src.store.status_counts()
     metrics.ITEMS.clear()
-    for row in counts["items"]:
-        metrics.ITEMS.labels(row["source"], row["status"]).set(row["n"])
+    for item_row in counts["items"]:
+        metrics.ITEMS.labels(item_row["source"], item_row["status"]).set(item_row["n"])
     metrics.RESULTS.clear()
-    for row in counts["results"]:
-        metrics.RESULTS.labels(row["source"], row["processor"], row["status"]).set(row["n"])
+    for result_row in counts["results"]:
+        metrics.RESULTS.labels(result_row["source"] or "", result_row["processor"],
+                               result_row["status"]).set(result_row["n"])
     metrics.DOWNLOADS_ACTIVE.set(src.downloader.busy)
     metrics.LOOP_LAG.set(src.loop_lag_s())
     metrics.ARIA2_RESTARTS.set(src.downloader.restarts)

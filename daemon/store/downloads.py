@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from daemon.store.base import StoreBase
 from daemon.store.models import Downloaded, Item, Transfer, utc_now_iso
+from daemon.store.rows import TransferRow
 
 
 class DownloadQueries(StoreBase):
@@ -225,11 +226,11 @@ class DownloadQueries(StoreBase):
                 " (SELECT id FROM items WHERE status = 'downloading')"
             )
 
-    async def transfers(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def transfers(self, limit: int = 20) -> list[TransferRow]:
         """Live transfers of items still downloading (largest first), joined with source/key."""
         rows = await self._read(
             "SELECT i.source, i.key, t.* FROM transfers t JOIN items i ON i.id = t.item_id"
             " WHERE i.status = 'downloading' ORDER BY t.total_bytes DESC, t.item_id LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [cast(TransferRow, dict(r)) for r in rows]

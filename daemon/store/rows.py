@@ -63,3 +63,73 @@ class RunStatsRow(TypedDict):
     runs: int
     failed: int
     last_started: str | None
+
+
+class ItemCountRow(TypedDict):
+    """How many items of a source are in one status."""
+
+    source: str
+    status: str
+    n: int
+
+
+class ResultCountRow(TypedDict):
+    """How many results of a source's processor are in one status."""
+
+    source: str | None  # NULL only for a result inserted by hand without its source
+    processor: str
+    status: str
+    n: int
+
+
+class StatusCounts(TypedDict):
+    """``harvestd status`` and ``/api/queues/status``: items and results per status."""
+
+    items: list[ItemCountRow]
+    results: list[ResultCountRow]
+
+
+class ErrorRow(TypedDict):
+    """One recent failure: of a download (``stage`` ``download`` or ``download, will
+    retry``) or of a processor (``stage`` is its name)."""
+
+    source: str
+    key: str
+    stage: str
+    error: str | None
+    updated_at: str
+
+
+class RunRow(TypedDict):
+    """One ``runs`` row with what became of the items it queued."""
+
+    id: int
+    source: str
+    trigger: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    total: int
+    new: int
+    duplicates: int
+    failed: int
+    error: str | None
+    owner: str | None
+    items_done: int
+    items_failed: int
+    items_waiting: int
+
+
+class TransferRow(TypedDict):
+    """A transfer in progress (aria2c): bytes, bytes per second, connections."""
+
+    source: str
+    key: str
+    item_id: int
+    gid: str
+    state: str
+    completed_bytes: int
+    total_bytes: int
+    speed_bps: int
+    connections: int
+    updated_at: str

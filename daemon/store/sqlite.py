@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -39,6 +39,7 @@ from daemon.store.models import (
     utc_now_iso,
 )
 from daemon.store.reports import DONE_STATUSES, ReportQueries
+from daemon.store.rows import ErrorRow, ItemCountRow, ResultCountRow, RunRow, StatusCounts
 from daemon.store.tasks import TaskQueries
 
 ADD_BATCH = 1000  # rows per add_items transaction
@@ -343,7 +344,7 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
             )
             return int(cur.rowcount)
 
-    async def status_counts(self) -> dict[str, list[dict[str, Any]]]:
+    async def status_counts(self) -> StatusCounts:
         """Counts per (source, status) of items and per (processor, status) of results."""
         items = await self._read(
             "SELECT source, status, COUNT(*) AS n FROM items GROUP BY source, status ORDER BY 1, 2"
@@ -351,9 +352,10 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
         results = await self._read(  # results carry their item's source (migration 0010)
             "SELECT source, processor, status, COUNT(*) AS n FROM results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
-        return {"items": [dict(r) for r in items], "results": [dict(r) for r in results]}
+        return {"items": [cast(ItemCountRow, dict(r)) for r in items],
+                "results": [cast(ResultCountRow, dict(r)) for r in results]}
 
-    async def last_errors(self, limit: int = 10) -> list[dict[str, Any]]:
+    async def last_errors(self, limit: int = 10) -> list[ErrorRow]:
         """Most recent failures of items (final, or waiting to be retried) and results, newest first."""
         rows = await self._read(
             "SELECT * FROM (SELECT source, key, CASE status WHEN 'failed' THEN 'download'"
@@ -365,9 +367,9 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
             " ORDER BY updated_at DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [cast(ErrorRow, dict(r)) for r in rows]
 
-    async def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    async def last_runs(self, limit: int = 10) -> list[RunRow]:
         """Most recent ``runs`` rows, newest first, each with what became of the items it
         queued: ``items_done`` (downloaded or further), ``items_failed``, ``items_waiting``
         (not downloaded yet, retries included)."""
@@ -379,7 +381,7 @@ class Store(DownloadQueries, TaskQueries, ReportQueries):
             " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
             "  AND i.status IN ('discovered', 'downloading')) AS items_waiting"
             " FROM runs r ORDER BY r.id DESC LIMIT ?", (limit,))
-        return [dict(r) for r in rows]
+        return [cast(RunRow, dict(r)) for r in rows]
 
     async def assign_run(self, source: str, keys: Sequence[str], run_id: int) -> None:
         """Record ``run_id`` as the run that queued these items of ``source``."""

@@ -33,3 +33,28 @@ async def test_stats_and_retry_for_a_sky_camera(skycam, tmp_path):
     assert (code, out) == (0, "retry sky: nothing failed\n"), err  # already queued, not failed
     code, out, err = await cli("stats")
     assert "1 waiting" in out, err  # the daemon (not running here) would fetch it at its next poll
+
+
+async def test_status_lists_a_result_stored_without_its_source(tmp_path):
+    """A result row with a NULL source (inserted by hand, or by a tool that predates
+    migration 0010) is listed under "-", never a crash of ``harvestd status``."""
+    import sqlite3
+
+    from daemon.store import Store
+    from daemon.store.models import NewItem
+
+    (tmp_path / "config.toml").write_text('data_dir = "data"\n', encoding="utf-8")
+    cfg = load_config(tmp_path / "config.toml")
+    cfg.data_dir.mkdir()
+    async with Store.open(cfg.db_path) as store:
+        from datetime import UTC, datetime
+
+        await store.add_items("sky", [NewItem("k", "http://h/k.jpg", datetime(2025, 1, 1, tzinfo=UTC), "k.jpg")])
+    db = sqlite3.connect(cfg.db_path)
+    with db:
+        db.execute("INSERT INTO results (item_id, processor, status, created_at, updated_at)"
+                   " SELECT id, 'octas', 'pending', 'x', 'x' FROM items")
+    db.close()
+    code, out, err = await cli_runner(tmp_path / "config.toml", {"PATH": "/usr/bin:/bin"})("status")
+    assert code == 0, err
+    assert "  -                octas      pending             1" in out
