@@ -39,6 +39,7 @@ async def test_status_lists_a_result_stored_without_its_source(tmp_path):
     """A result row with a NULL source (inserted by hand, or by a tool that predates
     migration 0010) is listed under "-", never a crash of ``harvestd status``."""
     import sqlite3
+    from datetime import UTC, datetime
 
     from daemon.store import Store
     from daemon.store.models import NewItem
@@ -47,9 +48,8 @@ async def test_status_lists_a_result_stored_without_its_source(tmp_path):
     cfg = load_config(tmp_path / "config.toml")
     cfg.data_dir.mkdir()
     async with Store.open(cfg.db_path) as store:
-        from datetime import UTC, datetime
-
-        await store.add_items("sky", [NewItem("k", "http://h/k.jpg", datetime(2025, 1, 1, tzinfo=UTC), "k.jpg")])
+        captured = datetime(2025, 1, 1, tzinfo=UTC)
+        await store.add_items("sky", [NewItem("k", "http://h/k.jpg", captured, "k.jpg")])
     db = sqlite3.connect(cfg.db_path)
     with db:
         db.execute("INSERT INTO results (item_id, processor, status, created_at, updated_at)"
