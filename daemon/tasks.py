@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from daemon.aio import wait_any
-from daemon.codes import ResultStatus, TaskStage
+from daemon.codes import ResultStatus, TaskKind, TaskStage
 from daemon.errors import InputError
 from daemon.http import HttpClient
 from daemon.pipeline import Intake, Listing, Plan, require_source, settled_counts
@@ -33,7 +33,7 @@ from daemon.sources.base import Source
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.tasks")
-KINDS = ("backfill", "ingest", "run_model")
+KINDS: tuple[str, ...] = tuple(TaskKind)  # the CHECK of 0004_tasks.sql
 
 
 class TaskError(InputError):
@@ -54,14 +54,14 @@ def check_task(body: Any, sources: Mapping[str, Source], processors: set[str],
     if kind not in KINDS:
         raise TaskError(f"unknown task kind {kind!r} (one of {', '.join(KINDS)})")
     params = {k: v for k, v in body.items() if k != "kind"}
-    if kind in ("backfill", "ingest"):
+    if kind in (TaskKind.BACKFILL, TaskKind.INGEST):
         require_source(str(params.get("source")), sources)  # UnknownSource: an InputError (400)
         bounds = (params.get("since"), params.get("until"))
-        if kind == "backfill" and not all(isinstance(b, str) or b is None for b in bounds):
+        if kind == TaskKind.BACKFILL and not all(isinstance(b, str) or b is None for b in bounds):
             raise TaskError("'since' and 'until' must be strings (as for harvestd backfill)")
-        if kind == "backfill" and None in bounds and not sources[params["source"]].lists_everything:
+        if kind == TaskKind.BACKFILL and None in bounds and not sources[params["source"]].lists_everything:
             raise TaskError("a backfill needs 'since' and 'until' (as for harvestd backfill)")
-        if kind == "backfill" and None not in bounds:
+        if kind == TaskKind.BACKFILL and None not in bounds:
             _check_range(str(bounds[0]), str(bounds[1]), max_range_days)
     else:
         if params.get("processor") not in processors:
@@ -137,7 +137,7 @@ class TaskRunner:
                 log.info("task_completed", done=done, failed=failed)
 
     async def _acquire(self, kind: str, params: dict[str, Any]) -> list[Any]:
-        if kind == "run_model":
+        if kind == TaskKind.RUN_MODEL:
             items = params.get("items") or {}
             return await self.store.requeue_results(params["processor"], items.get("source"), items.get("keys"))
         source = require_source(params["source"], self.sources())
@@ -149,7 +149,7 @@ class TaskRunner:
                 self.on_enqueued()
             return True
 
-        if kind == "backfill":  # a past range, as harvestd backfill
+        if kind == TaskKind.BACKFILL:  # a past range, as harvestd backfill
             intake = Intake(self.store, source, self.http, Listing.RANGE)
             await intake.take(source.backfill(params.get("since"), params.get("until"), self.http),
                               on_part=on_part)
@@ -160,7 +160,7 @@ class TaskRunner:
         return follow.keys
 
     async def _progress(self, kind: str, params: dict[str, Any], follow: list[Any]) -> tuple[int, int]:
-        if kind == "run_model":
+        if kind == TaskKind.RUN_MODEL:
             states = await self.store.result_states(follow)
             return (sum(1 for s in states.values() if s == ResultStatus.COMPLETED),
                     sum(1 for s in states.values() if s == ResultStatus.FAILED))
