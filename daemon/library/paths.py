@@ -18,10 +18,13 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import structlog
+
 from daemon.codes import ErrorCode
 from daemon.errors import LibraryError
 from daemon.store.models import NewItem
 
+log = structlog.get_logger("daemon.library")
 MAX_COMPONENT_BYTES = 200  # UTF-8 bytes; file systems cap a name at 255 bytes, not characters
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
@@ -83,6 +86,7 @@ def place(spec: NewItem, source: str) -> NewItem:
     try:
         return replace(spec, path=render_layout(spec.layout, {"source": source, **spec.fields}))
     except LayoutError as exc:
+        log.warning("item_layout_failed", source=source, key=spec.key, reason=str(exc))
         return replace(spec, error=(ErrorCode.STORAGE, str(exc)))
 
 

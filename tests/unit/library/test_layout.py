@@ -49,3 +49,24 @@ def test_resolve_in_root_and_rename(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"1")
     (tmp_path / "a-1.jpg").write_bytes(b"1")
     assert next_free_name(tmp_path / "a.jpg") == tmp_path / "a-2.jpg"
+
+
+def test_an_item_whose_layout_does_not_render_fails_alone_and_says_why():
+    """One item's fields that do not fit the layout fail that item (``storage``, with the
+    reason, and a warning naming it); the rest of the listing goes on."""
+    from datetime import UTC, datetime
+
+    import structlog
+
+    from daemon.library.paths import place
+    from daemon.store.models import NewItem
+
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    good = NewItem("a", "http://h/a", when, layout="{source}/{camera}/{filename}",
+                   fields={"camera": "E4", "filename": "a.jpg"})
+    bad = NewItem("b", "http://h/b", when, layout="{source}/{camera}/{filename}", fields={"filename": "b.jpg"})
+    with structlog.testing.capture_logs() as logs:
+        placed = [place(good, "iss"), place(bad, "iss")]
+    assert placed[0].path == "iss/E4/a.jpg" and placed[0].error is None
+    assert placed[1].error is not None and placed[1].error[0] == "storage" and "camera" in placed[1].error[1]
+    assert [(e["event"], e["key"]) for e in logs] == [("item_layout_failed", "b")]
