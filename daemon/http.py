@@ -228,7 +228,7 @@ class HttpClient:
         state = self._host(urlsplit(url).netloc)
         return max(0.0, state.not_before - asyncio.get_running_loop().time())
 
-    def _retry_hook(self, exc: Exception) -> bool | float:
+    def _retry_hook(self, exc: BaseException) -> bool | float:
         if isinstance(exc, _Retryable):
             if exc.retry_after_s is not None:
                 return min(exc.retry_after_s, self.settings.max_retry_after_s)
