@@ -58,11 +58,14 @@ class RunStatus(StrEnum):
 
 
 class TaskStage(StrEnum):
-    """An API task: queued → acquiring → processing → completed | failed."""
+    """An API task: queued → acquiring → processing → completed | failed; a geo model task
+    (``POST /api/run-model``): data_processing → model_prediction → completed | failed."""
 
     QUEUED = "queued"
     ACQUIRING = "acquiring"
     PROCESSING = "processing"
+    DATA_PROCESSING = "data_processing"
+    MODEL_PREDICTION = "model_prediction"
     COMPLETED = "completed"
     FAILED = "failed"
 
@@ -73,3 +76,4 @@ class TaskKind(StrEnum):
     BACKFILL = "backfill"
     INGEST = "ingest"
     RUN_MODEL = "run_model"
+    GEO_MODEL = "geo_model"

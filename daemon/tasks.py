@@ -33,7 +33,8 @@ from daemon.sources.base import Source
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.tasks")
-KINDS: tuple[str, ...] = tuple(TaskKind)  # the CHECK of 0004_tasks.sql
+# what POST /api/tasks takes (geo_model tasks come from POST /api/run-model: daemon.geo)
+KINDS: tuple[str, ...] = (TaskKind.BACKFILL, TaskKind.INGEST, TaskKind.RUN_MODEL)
 
 
 class TaskError(InputError):
@@ -106,7 +107,7 @@ class TaskRunner:
         """Until ``stop`` is set; one failing task never stops the others."""
         while not stop.is_set():
             self.wake.clear()
-            for task in await self.store.open_tasks():
+            for task in await self.store.open_tasks(KINDS):
                 with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
                     try:
                         await self.step(task)

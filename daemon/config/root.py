@@ -9,6 +9,7 @@ kinds (:mod:`daemon.worker.processors.kinds`). Loading and error reporting:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -24,6 +25,7 @@ from daemon.config.settings import (
     StoreSettings,
     WorkerSettings,
 )
+from daemon.geo.config import GeoModelSettings, GeoSettings
 from daemon.sources import registry as source_registry
 from daemon.worker.processors import kinds as processor_kinds
 
@@ -39,6 +41,8 @@ def processor_kinds_named(tables: Any) -> Any:
     return tables
 
 
+SOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+BUILTIN_GEO_MODELS = ("ndvi", "savi", "ndwi")  # daemon.geo.indices
 SOURCE_DISPATCH = KindDispatch("source", source_registry.config_model, source_registry.kinds)
 PROCESSOR_DISPATCH = KindDispatch("processor", processor_kinds.config_model, processor_kinds.kinds)
 AnySource = Annotated[SerializeAsAny[SourceOptions], WrapValidator(SOURCE_DISPATCH)]
@@ -59,6 +63,27 @@ class Config(Model):
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     processors: dict[str, AnyProcessor] = Field(default_factory=dict)
     sources: dict[str, AnySource] = Field(default_factory=dict)
+    geo: GeoSettings = Field(default_factory=GeoSettings)
+    models: dict[str, GeoModelSettings] = Field(default_factory=dict)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _plain_names(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for name in v:
+                if not SOURCE_NAME.fullmatch(str(name)):
+                    raise ValueError(f"source name {name!r}: use letters, digits, '_', '-' and '.' "
+                                     "(it names folders, log fields and metrics)")
+        return v
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _not_builtin(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for name in v:
+                if name in BUILTIN_GEO_MODELS:
+                    raise ValueError(f"models.{name}: {name!r} is a built-in model (choose another name)")
+        return v
 
     @field_validator("processors", mode="before")
     @classmethod

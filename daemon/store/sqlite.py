@@ -30,6 +30,7 @@ from daemon.store.base import _Tx
 from daemon.store.batches import SETTLE_ITEMS, SETTLE_ITEMS_OF_RESULTS, complete_results, insert_items
 from daemon.store.damage import QUICK_CHECK_ERRORS, StoreDamaged, is_damage, quick_check_rows
 from daemon.store.downloads import DownloadQueries
+from daemon.store.geo import GeoQueries
 from daemon.store.models import (
     ClaimedResult,
     Item,
@@ -54,7 +55,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store(DownloadQueries, TaskQueries, ReportQueries):
+class Store(DownloadQueries, TaskQueries, GeoQueries, ReportQueries):
     """The harvestd database. Use ``async with Store.open(path) as store``."""
 
     @classmethod

@@ -3,70 +3,96 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from daemon.store.base import StoreBase
 from daemon.store.models import utc_now_iso
 
-OPEN_STAGES = ("queued", "acquiring", "processing")
+OPEN_STAGES = ("queued", "acquiring", "processing", "data_processing", "model_prediction")
+JSON_COLUMNS = ("params", "follow", "plan", "detail")
+BULKY = ("follow", "plan", "lease_owner", "lease_until")  # internal: not shown by the API
 
 
 def _task(row: Any) -> dict[str, Any]:
     task = dict(row)
-    task["params"] = json.loads(task["params"])
-    task["follow"] = json.loads(task["follow"])
+    for name in JSON_COLUMNS:
+        task[name] = json.loads(task[name])
+    return task
+
+
+def _shown(task: dict[str, Any]) -> dict[str, Any]:
+    for name in BULKY:
+        task.pop(name, None)
     return task
 
 
 class TaskQueries(StoreBase):
     """Rows of ``tasks``; a task is advanced only by the daemon's task runner."""
 
-    async def create_task(self, kind: str, params: dict[str, Any]) -> int:
-        """A new ``queued`` task; returns its id."""
+    async def create_task(self, kind: str, params: dict[str, Any], stage: str = "queued") -> int:
+        """A new task (``queued`` unless ``stage`` says otherwise); returns its id."""
         now = utc_now_iso()
         async with self._tx() as db:
             cur = await db.execute(
-                "INSERT INTO tasks (kind, params, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                (kind, json.dumps(params, sort_keys=True), now, now),
+                "INSERT INTO tasks (kind, params, stage, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (kind, json.dumps(params, sort_keys=True), stage, now, now),
             )
             assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
             return int(cur.lastrowid)
 
     async def get_task(self, task_id: int, with_follow: bool = False) -> dict[str, Any] | None:
-        """One task (``follow`` only on request: it can be long), or None."""
+        """One task (``follow``, ``plan`` and the lease only on request: they can be long), or
+        None."""
         rows = await self._read("SELECT * FROM tasks WHERE id = ?", (task_id,))
         if not rows:
             return None
         task = _task(rows[0])
-        if not with_follow:
-            task.pop("follow")
-        return task
+        return task if with_follow else _shown(task)
 
     async def list_tasks(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Newest first, one page; returns (tasks without ``follow``, total count)."""
         rows = await self._read("SELECT * FROM tasks ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
         total = (await self._read("SELECT COUNT(*) FROM tasks"))[0][0]
-        tasks = [_task(r) for r in rows]
-        for task in tasks:
-            task.pop("follow")
-        return tasks, int(total)
+        return [_shown(_task(r)) for r in rows], int(total)
 
-    async def open_tasks(self) -> list[dict[str, Any]]:
-        """Tasks not finished yet (after a restart too), oldest first."""
-        rows = await self._read("SELECT * FROM tasks WHERE stage IN (?, ?, ?) ORDER BY id", OPEN_STAGES)
-        return [_task(r) for r in rows]
+    async def open_tasks(self, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Tasks not finished yet (after a restart too), oldest first; of ``kinds`` if given."""
+        marks = ", ".join("?" for _ in OPEN_STAGES)
+        rows = await self._read(f"SELECT * FROM tasks WHERE stage IN ({marks}) ORDER BY id", OPEN_STAGES)
+        tasks = [_task(r) for r in rows]
+        return [t for t in tasks if kinds is None or t["kind"] in kinds]
 
     async def update_task(self, task_id: int, **fields: Any) -> None:
-        """Set ``stage``, ``follow``, ``total``, ``done``, ``failed`` or ``error``."""
-        allowed = {"stage", "follow", "total", "done", "failed", "error"}
+        """Set ``stage``, ``follow``, ``total``, ``done``, ``failed``, ``error``, ``plan`` or
+        ``detail``."""
+        allowed = {"stage", "follow", "total", "done", "failed", "error", "plan", "detail"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
-        values = {k: json.dumps(v) if k == "follow" else v for k, v in fields.items()}
+        values = {k: json.dumps(v, sort_keys=True) if k in JSON_COLUMNS else v for k, v in fields.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
         async with self._tx() as db:
             await db.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
                              (*values.values(), utc_now_iso(), task_id))
+
+    async def lease_task(self, task_id: int, owner: str, lease_s: float) -> bool:
+        """Take (or renew) the lease on an open task for ``lease_s`` seconds: True when
+        ``owner`` holds it now, False when another owner's lease has not expired (that
+        process is advancing the task)."""
+        now = time.time()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id = ?"
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+                (owner, now + lease_s, task_id, owner, now))
+            return bool(cur.rowcount)
+
+    async def release_task(self, task_id: int, owner: str) -> None:
+        """Give the lease up (at stop, or once the task is finished)."""
+        async with self._tx() as db:
+            await db.execute("UPDATE tasks SET lease_owner = NULL, lease_until = NULL"
+                             " WHERE id = ? AND lease_owner = ?", (task_id, owner))
 
     async def requeue_results(self, processor: str, source: str | None = None,
                               keys: Sequence[str] | None = None) -> list[int]:

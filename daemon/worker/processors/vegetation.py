@@ -29,6 +29,7 @@ import tifffile
 from PIL import Image
 
 from daemon.images import CorruptImage, check_pixels
+from daemon.index_math import ndvi_savi, preview_rgba, stats, vari_exg
 from daemon.store.models import Item, ResultOutput
 from daemon.worker.processors.base import Processor
 from daemon.worker.processors.vegetation_config import VegetationConfig
@@ -77,58 +78,6 @@ def read_bands(path: Path) -> np.ndarray:
     if data.ndim != 3:
         raise CorruptImage(f"{path.name}: expected a 2-D image with bands, got shape {data.shape}")
     return data.astype(np.float32)
-
-
-def stats(index: np.ndarray, above: float | None = None) -> dict[str, Any]:
-    """mean, median, p10, p90, valid pixel count (and fraction > ``above``) of the finite values."""
-    valid = index[np.isfinite(index)]
-    if valid.size == 0:
-        return {"valid_pixels": 0, "mean": None, "median": None, "p10": None, "p90": None}
-    p10, median, p90 = np.percentile(valid, [10, 50, 90])
-    out: dict[str, Any] = {"valid_pixels": int(valid.size), "mean": round(float(valid.mean()), 6),
-                           "median": round(float(median), 6), "p10": round(float(p10), 6),
-                           "p90": round(float(p90), 6)}
-    if above is not None:
-        out["vegetated_fraction"] = round(float((valid > above).mean()), 6)
-    return out
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(num.shape, np.nan, dtype=np.float32)
-    ok = np.isfinite(num) & np.isfinite(den) & (den > 1e-12)
-    np.divide(num, den, out=out, where=ok)
-    return out
-
-
-def ndvi_savi(red: np.ndarray, nir: np.ndarray, savi_l: float) -> tuple[np.ndarray, np.ndarray]:
-    """NDVI and SAVI of reflectance arrays (same shape); NaN where undefined."""
-    diff = nir - red
-    total = nir + red
-    ndvi = _ratio(diff, total)
-    savi = _ratio((1 + savi_l) * diff, total + savi_l)
-    savi[~np.isfinite(ndvi)] = np.nan
-    return ndvi, savi
-
-
-def vari_exg(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """VARI and chromatic ExG of an ``(3, H, W)`` RGB array."""
-    r, g, b = rgb[0], rgb[1], rgb[2]
-    vari = _ratio(g - r, np.abs(g + r - b)) * np.sign(g + r - b)
-    total = r + g + b
-    exg = _ratio(2 * g - r - b, total)
-    return vari, exg
-
-
-def preview_rgba(index: np.ndarray) -> np.ndarray:
-    """``(H, W, 4)`` uint8: red at −1, yellow at 0, green at +1; invalid pixels transparent."""
-    x = np.clip(np.nan_to_num(index, nan=0.0), -1, 1)
-    red = np.where(x < 0, 1.0, 1.0 - x)
-    green = np.where(x < 0, 1.0 + x, 1.0)
-    rgba = np.zeros((*index.shape, 4), dtype=np.uint8)
-    rgba[..., 0] = (red * 255).astype(np.uint8)
-    rgba[..., 1] = (green * 200).astype(np.uint8)
-    rgba[..., 3] = np.where(np.isfinite(index), 255, 0).astype(np.uint8)
-    return rgba
 
 
 class VegetationProcessor(Processor):
