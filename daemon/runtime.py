@@ -23,7 +23,9 @@ import structlog
 from aiohttp import web
 
 from daemon import notify
+from daemon.aio import lease_owner
 from daemon.api.app import build_app, start_api
+from daemon.api.geo import GeoApiContext
 from daemon.api.health import HealthContext, LoopLag, check_loop, check_store
 from daemon.api.tasks import TaskContext
 from daemon.api.uploads import UploadContext
@@ -32,6 +34,7 @@ from daemon.config.load import load_config
 from daemon.config.root import Config
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.errors import ConfigError, HarvestdError
+from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.logs import register_config_secrets
 from daemon.pipeline import run_window
 from daemon.resources import Resources, open_resources
@@ -219,7 +222,12 @@ class Daemon:
         self.uploads = UploadContext(res.store, res.downloader, cfg.uploads, res.worker.wake)
         tasks = TaskContext(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
                             cfg.api.max_task_range_days)
-        return await start_api(build_app(health, cfg.api, self.uploads, tasks, self.loop_lag), cfg.api)
+        geo = GeoApiContext(res.store, self._geo_context, self.geo_runner.wake.set)
+        return await start_api(build_app(health, cfg.api, self.uploads, tasks, self.loop_lag, geo), cfg.api)
+
+    def _geo_context(self) -> GeoContext:
+        """``[geo]``, ``[models]`` and the library root of the config in force (reloads apply)."""
+        return GeoContext(self.cfg.geo, self.cfg.models, self.cfg.library.root)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -253,6 +261,8 @@ class Daemon:
         async with open_resources(cfg, "daemon") as res:
             self.res = res
             self.task_runner = TaskRunner(res.store, res.http, lambda: self.sources, self._wake_components)
+            self.geo_runner = GeoTaskRunner(res.store, res.http, self._geo_context, res.pool,
+                                            lease_owner("geo"))
             # everything that can fail at start (the listener's address) before any component
             # runs: a failed start is one startup_failed line, never a component dying mid-teardown
             api = await self._start_api(cfg, res)
@@ -264,7 +274,8 @@ class Daemon:
             side: list[asyncio.Task[Any]] = []
             try:
                 side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
-                        asyncio.create_task(self.task_runner.run(self.stop))]
+                        asyncio.create_task(self.task_runner.run(self.stop)),
+                        asyncio.create_task(self.geo_runner.run(self.stop))]
                 self.jobs.start()
                 self.jobs.sync(cfg, first=True)
                 log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),

@@ -16,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
+from daemon.api.geo import GEO, GeoApiContext, post_run_model
 from daemon.api.guard import guard_middleware
 from daemon.api.health import HEALTH, LOOP_LAG, HealthContext, LoopLag, collect_health, sample_loop_lag
 from daemon.api.openapi import get_openapi
@@ -92,7 +93,8 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def build_app(health: HealthContext, settings: ApiSettings, uploads: UploadContext | None = None,
-              tasks: TaskContext | None = None, loop_lag: LoopLag | None = None) -> web.Application:
+              tasks: TaskContext | None = None, loop_lag: LoopLag | None = None,
+              geo: GeoApiContext | None = None) -> web.Application:
     """The API application (routes under ``/api``; uploads and tasks when given). Every
     dependency is under a typed :class:`web.AppKey`; with ``loop_lag``, the app samples the
     event-loop lag into it while it serves (``cleanup_ctx``)."""
@@ -116,6 +118,9 @@ def build_app(health: HealthContext, settings: ApiSettings, uploads: UploadConte
         app.router.add_post("/api/tasks", post_task)
         app.router.add_get("/api/task/{id}", get_task)
         app.router.add_get("/api/tasks", list_tasks)
+    if geo is not None:
+        app[GEO] = geo
+        app.router.add_post("/api/run-model", post_run_model)
     return app
 
 

@@ -9,8 +9,8 @@ matched within ± ``temporal_tolerance`` days; ``cloud_coverage``: the highest s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator

@@ -95,7 +95,8 @@ class GeoTaskRunner:
         self.poll_s = poll_s
         self.wake = asyncio.Event()
         self._sessions: dict[Path, ort.InferenceSession] = {}
-        self.on_chip: Callable[[int], None] | None = None  # called after each recorded chip (tests, CLI)
+        #: called with (task id, item key) after each chip or prediction is recorded (CLI progress, tests)
+        self.on_recorded: Callable[[int, str], None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; a failing task never stops the others."""
@@ -221,8 +222,8 @@ class GeoTaskRunner:
                 if stop.is_set():
                     return
                 await self._chip(task_id, chip, plan, bands, source.mask_bits, ctx)
-            if self.on_chip is not None:
-                self.on_chip(task_id)
+            if self.on_recorded is not None:
+                self.on_recorded(task_id, chip["key"])
             if loop.time() - last[0] > PROGRESS_EVERY_S:
                 last[0] = loop.time()
                 await self._progress(task_id, req, plan)
@@ -300,6 +301,8 @@ class GeoTaskRunner:
                 log.warning("geo_prediction_failed", key=key, error=str(exc))
                 await self.store.record_geo_item(task_id, key, status="failed", error_code="processing",
                                                  error=str(exc), metadata={"bbox": box, "row": row, "col": col})
+                if self.on_recorded is not None:
+                    self.on_recorded(task_id, key)
                 continue
             wrote = (ctx.library_root / rel).exists()
             await self.store.record_geo_item(
@@ -307,6 +310,8 @@ class GeoTaskRunner:
                 metadata={"bbox": box, "row": row, "col": col, "preview": rel[:-4] + ".png" if wrote else None,
                           **summary})
             log.info("geo_prediction", key=key, path=rel if wrote else None)
+            if self.on_recorded is not None:
+                self.on_recorded(task_id, key)
         return True
 
     async def _run_model(self, name: str, ctx: GeoContext, paths: list[Path], dates: list[str],

@@ -3,8 +3,9 @@
 The search is a POST through the shared HTTP client (host limits, retries, ``Retry-After``);
 paging follows ``rel: next`` links as pystac-client does: a link with ``method: POST`` sends
 its ``body`` (merged into the request when ``merge`` is true), one without is a GET of
-``href``; an empty page or a missing link ends it (Earth Search emits a ``next`` link on
-every non-empty page). Items are read with pystac (``Item.from_dict``); the CRS comes from
+``href``; an empty page or a missing link ends it, and so does having as many items as the
+server said matched (Earth Search emits a ``next`` link on every non-empty page, even the
+last: that saves a request per search). Items are read with pystac (``Item.from_dict``); the CRS comes from
 ``proj:epsg`` / ``proj:code`` of the item or its assets (absent on CMR-STAC: then from the
 file). Facts: ``../shared/reference/stac_sentinel2.md`` §1, §3, §4.
 """
@@ -138,6 +139,8 @@ async def search(http: HttpClient, url: str, body: dict[str, Any]) -> list[dict[
                     if isinstance(ln, dict) and ln.get("rel") == "next"), None)
         if not page["features"] or nxt is None or not isinstance(nxt.get("href"), str):
             return items
+        if len(items) >= _matched(page):  # all matches in hand: skip the empty last page
+            return items
         target = urljoin(endpoint, nxt["href"])
         if str(nxt.get("method", "GET")).upper() == "POST":
             method = "POST"
@@ -147,6 +150,16 @@ async def search(http: HttpClient, url: str, body: dict[str, Any]) -> list[dict[
             method = "GET"
     log.warning("stac_paging_stopped", url=endpoint, pages=MAX_PAGES)
     return items
+
+
+def _matched(page: Mapping[str, Any]) -> float:
+    """The server's count of matches (``numberMatched`` or ``context.matched``), or infinity
+    when it gives none (CMR-STAC gives only ``context``)."""
+    context = page.get("context")
+    for value in (page.get("numberMatched"), context.get("matched") if isinstance(context, dict) else None):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return float("inf")
 
 
 def search_body(collections: Sequence[str], bbox: Sequence[float], first: date, last: date,
