@@ -83,7 +83,8 @@ async def test_a_restart_inside_each_stage_completes_with_nothing_fetched_twice(
     assert task is not None and task["stage"] == "model_prediction"
     assert len(geo.site.searches) == 2
     items = await geo.store.geo_items(task_id)
-    first_scene_files = {f"{items[k].metadata['scene']}/{b}.tif" for k in done_first for b in ("B04", "B08", "SCL")}
+    first_scene_files = {f"{items[k].metadata['scene']}/{b}.tif"
+                         for k in done_first for b in ("B04", "B08", "SCL")}
     second = Counter(geo.site.file_requests) - fetched_first
     assert not set(second) & first_scene_files, second  # nothing fetched twice
     predicted = [k for k in items if "/ndvi/" in k]
