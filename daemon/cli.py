@@ -1,4 +1,5 @@
-"""The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, check-source, status.
+"""The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, check-source, backup,
+geo-task, status.
 
 Exit status: 0 success; 1 runtime failure; 2 bad usage or invalid configuration;
 130 interrupted (Ctrl-C).
@@ -142,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("dest", type=Path, metavar="DEST", help="a new file, or an existing folder")
     _common(backup)
 
+    geo = sub.add_parser(
+        "geo-task", help="satellite chips and a model for bounding boxes (as POST /api/run-model)",
+        description="Search scenes (STAC) for each bounding box and temporal step, read chips from "
+                    "their COGs, run the model, and print where the rasters are. FILE.json holds "
+                    "the body of POST /api/run-model (README, \"Geo model tasks\"). Exit 0 completed, "
+                    "1 failed, 2 a bad request, 130 interrupted (carry on with --resume ID).")
+    geo.add_argument("file", type=Path, nargs="?", metavar="FILE.json", help="the task request")
+    geo.add_argument("--resume", type=int, metavar="ID", help="carry on with an unfinished geo task")
+    geo.add_argument("--no-progress", action="store_true", help="no progress bars (they need a terminal)")
+    _common(geo)
+
     status = sub.add_parser("status", help="counts per status, recent runs and errors, from the DB",
                             description="Print item and result counts per status, the last runs "
                                         "and the last errors, read from the database.")
@@ -206,6 +218,12 @@ def _dispatch(args: argparse.Namespace, path: Path, cfg: Config) -> int:
         return _stats(cfg, args.source)
     if args.command == "backup":
         return _backup(cfg, args.dest)
+    if args.command == "geo-task":
+        from daemon.geo.cli import run_geo_task
+
+        if (args.file is None) == (args.resume is None):
+            raise InputError("give FILE.json or --resume ID (one of them)")
+        return run_geo_task(cfg, args.file, args.resume, not args.no_progress and sys.stderr.isatty())
     return _status(cfg, args.errors)
 
 

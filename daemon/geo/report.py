@@ -13,6 +13,10 @@ from typing import Any
 
 from daemon.store.geo import GeoItem
 
+# a chip on disk is recorded ``downloaded``; the daemon's start-up settling may later mark an
+# item whose results are all done (it has none) ``processed``: both mean the file is there
+CHIP_ON_DISK = ("downloaded", "processed")
+
 
 def _step_status(s: Mapping[str, Any]) -> str:
     if s["pending"]:
@@ -64,7 +68,7 @@ def summarize(plan: Mapping[str, Any], items: Mapping[str, GeoItem], req: Any) -
         box["steps"] = steps
     mp = {"total": 0, "done": 0, "failed": 0}
     cells = {(c["bbox"], c["row"], c["col"]) for c in plan["chips"]
-             if (it := items.get(c["key"])) is not None and it.status == "downloaded"}
+             if (it := items.get(c["key"])) is not None and it.status in CHIP_ON_DISK}
     for bbox, row, col in sorted(cells):
         mp["total"] += 1
         item = items.get(f"b{bbox}/{req.model_type}/r{row}c{col}")

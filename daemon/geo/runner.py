@@ -32,7 +32,7 @@ import onnxruntime as ort
 import structlog
 from shapely.geometry import Polygon
 
-from daemon.aio import run_in_pool, wait_any
+from daemon.aio import owner_is_dead, run_in_pool, wait_any
 from daemon.codes import TaskKind, TaskStage
 from daemon.geo.bands import DATA_SOURCES
 from daemon.geo.chips import GDAL_ENV, BandRef, ChipReadError, ChipWindow, read_chip, write_geotiff
@@ -40,7 +40,7 @@ from daemon.geo.config import GeoModelSettings, GeoSettings
 from daemon.geo.grid import ChipGrid, chip_grid
 from daemon.geo.indices import INDICES
 from daemon.geo.predict import PredictionError, load_stack, open_session, run_index, run_onnx
-from daemon.geo.report import summarize
+from daemon.geo.report import CHIP_ON_DISK, summarize
 from daemon.geo.request import GeoRequest
 from daemon.geo.stac import StacError, choose_scene, search, search_body, to_scene
 from daemon.http import HttpClient
@@ -111,7 +111,7 @@ class GeoTaskRunner:
     async def advance(self, task_id: int, stop: asyncio.Event) -> str | None:
         """Lease task ``task_id`` and advance it until it ends, ``stop`` is set or the lease
         is lost; returns its stage then (None: another process holds it)."""
-        if not await self.store.lease_task(task_id, self.owner, self.lease_s):
+        if not await self.store.lease_task(task_id, self.owner, self.lease_s, is_dead=owner_is_dead):
             return None
         renewer = asyncio.create_task(self._renew(task_id))
         try:
@@ -281,7 +281,7 @@ class GeoTaskRunner:
         cells: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
         for chip in plan["chips"]:
             item = items.get(chip["key"])
-            if item is not None and item.status == "downloaded":
+            if item is not None and item.status in CHIP_ON_DISK:
                 cells.setdefault((chip["bbox"], chip["row"], chip["col"]), []).append(chip)
         bands = req.bands(ctx.models)
         for (box, row, col), chips in sorted(cells.items()):

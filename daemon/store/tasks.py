@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from daemon.store.base import StoreBase
@@ -31,13 +31,17 @@ def _shown(task: dict[str, Any]) -> dict[str, Any]:
 class TaskQueries(StoreBase):
     """Rows of ``tasks``; a task is advanced only by the daemon's task runner."""
 
-    async def create_task(self, kind: str, params: dict[str, Any], stage: str = "queued") -> int:
-        """A new task (``queued`` unless ``stage`` says otherwise); returns its id."""
+    async def create_task(self, kind: str, params: dict[str, Any], stage: str = "queued",
+                          lease_owner: str | None = None, lease_s: float = 60.0) -> int:
+        """A new task (``queued`` unless ``stage`` says otherwise), leased to ``lease_owner``
+        for ``lease_s`` seconds when given (no other process can take it first); returns its id."""
         now = utc_now_iso()
+        until = time.time() + lease_s if lease_owner else None
         async with self._tx() as db:
             cur = await db.execute(
-                "INSERT INTO tasks (kind, params, stage, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (kind, json.dumps(params, sort_keys=True), stage, now, now),
+                "INSERT INTO tasks (kind, params, stage, created_at, updated_at, lease_owner, lease_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, json.dumps(params, sort_keys=True), stage, now, now, lease_owner, until),
             )
             assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
             return int(cur.lastrowid)
@@ -76,16 +80,22 @@ class TaskQueries(StoreBase):
             await db.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
                              (*values.values(), utc_now_iso(), task_id))
 
-    async def lease_task(self, task_id: int, owner: str, lease_s: float) -> bool:
+    async def lease_task(self, task_id: int, owner: str, lease_s: float,
+                         is_dead: Callable[[str], bool] | None = None) -> bool:
         """Take (or renew) the lease on an open task for ``lease_s`` seconds: True when
         ``owner`` holds it now, False when another owner's lease has not expired (that
-        process is advancing the task)."""
+        process is advancing the task) — unless ``is_dead(that owner)`` says its process is
+        gone (a daemon killed on this host: its task is taken at once, not after expiry)."""
         now = time.time()
         async with self._tx() as db:
+            cur = await db.execute("SELECT lease_owner FROM tasks WHERE id = ?", (task_id,))
+            row = await cur.fetchone()
+            holder = row[0] if row else None
+            dead = holder if holder and holder != owner and is_dead is not None and is_dead(holder) else None
             cur = await db.execute(
                 "UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id = ?"
-                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
-                (owner, now + lease_s, task_id, owner, now))
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_owner IS ? OR lease_until < ?)",
+                (owner, now + lease_s, task_id, owner, dead, now))
             return bool(cur.rowcount)
 
     async def release_task(self, task_id: int, owner: str) -> None:
