@@ -66,7 +66,7 @@ def _request(scenes: dict[str, SceneSpec], steps: int = 2) -> dict[str, object]:
 
 
 async def test_geo_task_cli_runs_a_task_and_refuses_a_bad_one(stac, tmp_path: Path) -> None:
-    site, url, scenes = stac
+    _site, url, scenes = stac
     config = _config(tmp_path, url)
     cli = cli_runner(config, {**os.environ, "PYTHONUNBUFFERED": "1"})
     request = tmp_path / "task.json"
