@@ -11,16 +11,21 @@ from typing import Any
 
 from aiohttp import web
 
+from daemon.geo.request import GeoRequest
+
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 ID = {"name": "id", "in": "path", "required": True,
       "schema": {"type": "integer", "minimum": 1, "maximum": (1 << 63) - 1}}
 NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_INT = {"type": ["integer", "null"]}
+STAGES = ["queued", "acquiring", "processing", "data_processing", "model_prediction", "completed", "failed"]
 TASK = {
     "type": "object",
     "required": ["id", "kind", "params", "stage", "total", "done", "failed", "created_at", "updated_at"],
     "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "params": {"type": "object"},
-                   "stage": {"enum": ["queued", "acquiring", "processing", "completed", "failed"]},
+                   "stage": {"enum": STAGES}, "status": {"enum": STAGES},
+                   "model_type": {"type": "string"}, "bbox_count": {"type": "integer"},
+                   "stages": {"type": "object"}, "detail": {"type": "object"},
                    "total": {"type": "integer"}, "done": {"type": "integer"}, "failed": {"type": "integer"},
                    "error": NULLABLE_STR, "created_at": {"type": "string"}, "updated_at": {"type": "string"}},
 }
@@ -131,6 +136,19 @@ def document() -> dict[str, Any]:
                                   **_errors(400, *guarded)}}},
             "/api/task/{id}": {"get": {"operationId": "task", "parameters": [ID], "responses": {
                 "200": _json(TASK, "the task"), **_errors(400, 404, *guarded)}}},
+            "/api/run-model": {"post": {
+                "operationId": "runModel",
+                "description": "A geo model task: satellite chips for bounding boxes, then a model "
+                               "(the InstaGeo backend's request). Caps: [geo] in the config.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": GeoRequest.model_json_schema()}}},
+                "responses": {"202": _json({"type": "object", "required": ["id", "kind", "status", "stage"],
+                                            "properties": {"id": {"type": "integer"},
+                                                           "kind": {"const": "geo_model"},
+                                                           "status": {"const": "data_processing"},
+                                                           "stage": {"const": "data_processing"}}},
+                                           "created (follow it at /api/task/{id})"),
+                              **_errors(*writes, 408, 413)}}},
         },
     }
 

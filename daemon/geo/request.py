@@ -10,6 +10,7 @@ matched within ± ``temporal_tolerance`` days; ``cloud_coverage``: the highest s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -85,8 +86,8 @@ def check_geo_request(body: Any, settings: GeoSettings,
     """
     if not isinstance(body, dict):
         raise GeoRequestError("the body must be a JSON object")
-    try:
-        req = GeoRequest.model_validate(body)
+    try:  # strict, as JSON: "256" is not a number, true is not 1 (a date string is a date)
+        req = GeoRequest.model_validate_json(json.dumps(body), strict=True)
     except ValidationError as exc:
         raise GeoRequestError(_first_error(exc)) from None
     if req.model_type not in INDICES and req.model_type not in models:

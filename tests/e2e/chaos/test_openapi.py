@@ -70,7 +70,7 @@ def test_every_operation_answers_as_documented(daemon_url, mode):
     operations = [result.ok() for result in api.get_all_operations()]
     assert {o.label for o in operations} == {  # every route of the app (but the document itself)
         "GET /api/health", "GET /api/queues/status", "GET /metrics", "POST /api/uploads", "GET /api/items/{id}",
-        "POST /api/tasks", "GET /api/tasks", "GET /api/task/{id}"}
+        "POST /api/tasks", "GET /api/tasks", "GET /api/task/{id}", "POST /api/run-model"}
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.label in NO_PARAMETERS:
             continue  # nothing to make invalid
