@@ -77,6 +77,7 @@ class StacSite:
         self.file_requests: Counter[str] = Counter()  # GETs per file (ranges included)
         self.latency_s = 0.0
         self.unavailable = 0
+        self.cmr_style = False  # CMR-STAC: GET next links even after a POST, only ``context`` counts
 
     def _match(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         found = self.items
@@ -141,17 +142,24 @@ class StacSite:
                                         "href": str(request.url.origin())}]
         if page:
             token = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
-            if request.method == "POST":
+            if request.method == "POST" and not self.cmr_style:
                 body = {k: v for k, v in params.items() if k != "next"}
                 links.insert(0, {"rel": "next", "title": "Next page of Items", "method": "POST",
                                  "type": "application/geo+json", "href": str(request.url.with_query(None)),
                                  "merge": False, "body": {**body, "next": token}})
             else:
+                query = {k: (json.dumps(v) if isinstance(v, dict | list) and k not in ("bbox", "collections")
+                             else ",".join(map(str, v)) if isinstance(v, list) else str(v))
+                         for k, v in params.items() if k not in ("next", "sortby")}
                 links.insert(0, {"rel": "next", "title": "Next page of Items", "type": "application/geo+json",
-                                 "href": str(request.url.update_query({"next": token}))})
+                                 "href": str(request.url.with_query({**query, "next": token}))})
         answer = {"type": "FeatureCollection", "stac_version": "1.0.0", "stac_extensions": [],
                   "context": {"limit": limit, "matched": len(found), "returned": len(page)},
                   "numberMatched": len(found), "numberReturned": len(page), "features": page, "links": links}
+        if self.cmr_style:
+            for key in ("numberMatched", "numberReturned", "stac_version", "stac_extensions"):
+                answer.pop(key)
+            answer["context"].pop("matched")
         return web.Response(text=json.dumps(answer), content_type="application/geo+json", charset="utf-8")
 
     async def root(self, request: web.Request) -> web.Response:
