@@ -39,8 +39,8 @@ async def test_post_paging_follows_next_bodies_and_stops_at_number_matched(geo: 
 async def test_get_next_links_without_counts_are_followed_to_the_empty_page(geo: GeoWorld) -> None:
     geo.site.cmr_style = True
     _fill(geo, 12)
-    body = search_body(["sentinel-2-c1-l2a"], [116.0, 39.0, 117.0, 40.0], date(2024, 5, 1), date(2024, 5, 31), 100.0,
-                       limit=5)
+    body = search_body(["sentinel-2-c1-l2a"], [116.0, 39.0, 117.0, 40.0], date(2024, 5, 1), date(2024, 5, 31),
+                       100.0, limit=5)
     items = await search(geo.http, geo.url, body)
     assert len(items) == 12
     assert len(geo.site.searches) == 4  # 5 + 5 + 2 + the empty page (no count to stop on)
