@@ -13,6 +13,7 @@ from aiohttp import web
 
 from daemon.api.params import read_json
 from daemon.codes import TaskKind, TaskStage
+from daemon.geo.auth import MISSING, has_credentials
 from daemon.geo.request import GeoRequestError, check_geo_request
 from daemon.geo.runner import GeoContext
 from daemon.store import Store
@@ -41,6 +42,8 @@ async def post_run_model(request: web.Request) -> web.Response:
         req = await asyncio.to_thread(check_geo_request, body, ctx.settings, ctx.models)
     except GeoRequestError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
+    if req.data_source == "HLS" and not has_credentials():
+        raise web.HTTPBadRequest(reason=MISSING)
     params = req.model_dump(mode="json")
     task_id = await src.store.create_task(TaskKind.GEO_MODEL, params, stage=TaskStage.DATA_PROCESSING)
     src.wake()

@@ -28,13 +28,15 @@ class DataSource:
 
     ``resolution_m``: the chip pixel size (the finest band's native size); ``mask_asset``:
     the cloud-mask asset (None: no mask); ``mask_bits``: for a bit-field mask (HLS Fmask),
-    the bits that mask a pixel — otherwise mask values are class numbers (S2 SCL).
+    the bits that mask a pixel — otherwise mask values are class numbers (S2 SCL);
+    ``mask_nodata``: the mask's fill value (SCL 0, Fmask 255).
     """
 
     name: str
     resolution_m: float
     mask_asset: str | None
     mask_bits: tuple[int, ...] = ()
+    mask_nodata: float = 0
     default_scale: float = 0.0001
     default_offset: float = 0.0
     default_nodata: float = 0
@@ -56,5 +58,6 @@ class DataSource:
 
 
 S2 = DataSource("S2", 10.0, "scl")
-HLS = DataSource("HLS", 30.0, "Fmask", mask_bits=(1, 2, 3), default_nodata=-9999, l30_assets=HLS_L30)
+HLS = DataSource("HLS", 30.0, "Fmask", mask_bits=(1, 2, 3), mask_nodata=255, default_nodata=-9999,
+                 l30_assets=HLS_L30)
 DATA_SOURCES: dict[str, DataSource] = {"S2": S2, "HLS": HLS}

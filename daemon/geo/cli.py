@@ -24,6 +24,7 @@ from daemon.aio import lease_owner
 from daemon.codes import TaskKind, TaskStage
 from daemon.config.root import Config
 from daemon.errors import InputError
+from daemon.geo.auth import MISSING, has_credentials
 from daemon.geo.request import GeoRequestError, check_geo_request
 from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.http import HttpClient
@@ -46,9 +47,12 @@ def read_request(path: Path, cfg: Config) -> dict[str, Any]:
     except ValueError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     try:
-        return check_geo_request(body, cfg.geo, cfg.models).model_dump(mode="json")
+        req = check_geo_request(body, cfg.geo, cfg.models)
     except GeoRequestError as exc:
         raise InputError(f"{path}: {exc}") from None
+    if req.data_source == "HLS" and not has_credentials():
+        raise InputError(f"{path}: {MISSING}")
+    return req.model_dump(mode="json")
 
 
 def _bars(console: Console) -> Progress:

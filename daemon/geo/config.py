@@ -31,7 +31,8 @@ class GeoSettings(Model):
     Caps: ``max_bbox_km2`` per bounding box, ``max_bboxes``, ``max_chips`` per task (chips ×
     steps), ``max_chip_size`` pixels, ``max_steps``; ``chip_reads`` chips read at once,
     ``max_chip_bytes`` the memory of one chip stack (bands × steps × pixels × 4 bytes).
-    ``search_limit``: items per STAC page; ``timeout_s``: per GDAL HTTP request.
+    ``search_limit``: items per STAC page; ``timeout_s``: per GDAL HTTP request;
+    ``edl_token_url``: where Earthdata Login user names and passwords become tokens.
     """
 
     stac_url: str = EARTH_SEARCH_V1
@@ -46,7 +47,8 @@ class GeoSettings(Model):
     max_steps: int = Field(24, ge=1, le=366)
     chip_reads: int = Field(2, ge=1, le=32)
     max_chip_bytes: int = Field(512 << 20, ge=1 << 20)
-    search_limit: int = Field(100, ge=1, le=10_000)
+    search_limit: int = Field(100, ge=1, le=5_000)  # CMR-STAC refuses more than 5000
+    edl_token_url: str = "https://urs.earthdata.nasa.gov/api/users/find_or_create_token"
     timeout_s: float = Field(60.0, gt=0)
 
 

@@ -34,6 +34,7 @@ from shapely.geometry import Polygon
 
 from daemon.aio import owner_is_dead, run_in_pool, wait_any
 from daemon.codes import TaskKind, TaskStage
+from daemon.geo.auth import Earthdata
 from daemon.geo.bands import DATA_SOURCES
 from daemon.geo.chips import GDAL_ENV, BandRef, ChipReadError, ChipWindow, read_chip, write_geotiff
 from daemon.geo.config import GeoModelSettings, GeoSettings
@@ -95,6 +96,7 @@ class GeoTaskRunner:
         self.poll_s = poll_s
         self.wake = asyncio.Event()
         self._sessions: dict[Path, ort.InferenceSession] = {}
+        self._earthdata: Earthdata | None = None
         #: called with (task id, item key) after each chip or prediction is recorded (CLI progress, tests)
         self.on_recorded: Callable[[int, str], None] | None = None
 
@@ -178,7 +180,7 @@ class GeoTaskRunner:
         for i, box in enumerate(req.bboxes):
             grid = await asyncio.to_thread(chip_grid, box, req.chip_size, source.resolution_m)
             body = search_body(collections, box, steps[0] - tol, steps[-1] + tol, req.cloud_coverage,
-                               ctx.settings.search_limit)
+                               ctx.settings.search_limit, cmr=req.data_source == "HLS")
             raw_items = await search(self.http, url, body)
             plan["searches"] += 1
             scenes = []
@@ -212,6 +214,11 @@ class GeoTaskRunner:
         done = await self.store.geo_items(task_id)
         todo = [c for c in plan["chips"] if c["scene"] and c["key"] not in done]
         gate = asyncio.Semaphore(ctx.settings.chip_reads)
+        env: dict[str, Any] = {**GDAL_ENV, "GDAL_HTTP_TIMEOUT": int(ctx.settings.timeout_s)}
+        if req.data_source == "HLS" and todo:
+            if self._earthdata is None or self._earthdata.token_url != ctx.settings.edl_token_url:
+                self._earthdata = Earthdata(self.http, ctx.settings.edl_token_url)
+            env.update(await self._earthdata.gdal_env())
         bands = req.bands(ctx.models)
         source = DATA_SOURCES[req.data_source]
         loop = asyncio.get_running_loop()
@@ -221,7 +228,7 @@ class GeoTaskRunner:
             async with gate:
                 if stop.is_set():
                     return
-                await self._chip(task_id, chip, plan, bands, source.mask_bits, ctx)
+                await self._chip(task_id, chip, plan, bands, source.mask_bits, ctx, env)
             if self.on_recorded is not None:
                 self.on_recorded(task_id, chip["key"])
             if loop.time() - last[0] > PROGRESS_EVERY_S:
@@ -239,14 +246,13 @@ class GeoTaskRunner:
                                      failed=counts["failed"])
 
     async def _chip(self, task_id: int, chip: dict[str, Any], plan: dict[str, Any], bands: list[str],
-                    bits: tuple[int, ...], ctx: GeoContext) -> None:
+                    bits: tuple[int, ...], ctx: GeoContext, env: dict[str, Any]) -> None:
         scene = plan["scenes"][chip["scene"]]
         grid = _grid(plan["bboxes"][chip["bbox"]])
         window = ChipWindow(grid.epsg, grid.transform(chip["row"], chip["col"]), grid.size)
         refs = [BandRef(scene["bands"][b]["href"], scene["bands"][b]["nodata"]) for b in bands]
         mask = BandRef(scene["mask"]["href"], scene["mask"]["nodata"]) if scene["mask"] else None
         target = ctx.library_root / chip["path"]
-        env = {**GDAL_ENV, "GDAL_HTTP_TIMEOUT": int(ctx.settings.timeout_s)}
 
         def work() -> tuple[int, str, float]:
             stack, masked = read_chip(refs, mask, window, ctx.settings.mask_classes, bits, env)

@@ -67,13 +67,13 @@ class Scene:
                 "mask": vars(self.mask) if self.mask else None}
 
 
-def _band(asset: pystac.Asset | None, source: DataSource) -> Band | None:
+def _band(asset: pystac.Asset | None, source: DataSource, nodata: float | None = None) -> Band | None:
     if asset is None:
         return None
     raster = (asset.extra_fields.get("raster:bands") or [{}])[0]
     return Band(asset.href, float(raster.get("scale", source.default_scale)),
                 float(raster.get("offset", source.default_offset)),
-                float(raster.get("nodata", source.default_nodata)))
+                float(raster.get("nodata", source.default_nodata if nodata is None else nodata)))
 
 
 def _epsg(raw: Mapping[str, Any]) -> int | None:
@@ -108,7 +108,8 @@ def to_scene(raw: Mapping[str, Any], bands: Sequence[str], source: DataSource) -
         if band is None:
             raise StacError(f"item {item.id}: no asset for band {name}")
         found[name] = band
-    mask = _band(item.assets.get(source.mask_asset), source) if source.mask_asset else None
+    mask = (_band(item.assets.get(source.mask_asset), source, source.mask_nodata) if source.mask_asset
+            else None)
     cloud = item.properties.get("eo:cloud_cover")
     when = item.datetime if item.datetime.tzinfo else item.datetime.replace(tzinfo=None)
     return Scene(item.id, when, float(cloud) if isinstance(cloud, int | float) else 100.0, _epsg(raw),
@@ -163,13 +164,20 @@ def _matched(page: Mapping[str, Any]) -> float:
 
 
 def search_body(collections: Sequence[str], bbox: Sequence[float], first: date, last: date,
-                cloud_max: float, limit: int) -> dict[str, Any]:
+                cloud_max: float, limit: int, cmr: bool = False) -> dict[str, Any]:
     """The search of one bbox over [``first``, ``last``] (whole UTC days), scenes with
-    ``eo:cloud_cover ≤ cloud_max``, least cloudy first."""
-    return {"collections": list(collections), "bbox": list(bbox),
-            "datetime": f"{first.isoformat()}T00:00:00Z/{last.isoformat()}T23:59:59Z", "limit": limit,
-            "query": {"eo:cloud_cover": {"lte": cloud_max}},
-            "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]}
+    ``eo:cloud_cover ≤ cloud_max``, least cloudy first. ``cmr``: NASA's CMR-STAC, whose
+    ``query`` knows only ``lt``/``gt`` on ``eo:cloud_cover`` (``lt`` acting as ≤) and whose
+    sort fields differ: no ``sortby`` (the choice is made here anyway)."""
+    body: dict[str, Any] = {"collections": list(collections), "bbox": list(bbox),
+                            "datetime": f"{first.isoformat()}T00:00:00Z/{last.isoformat()}T23:59:59Z",
+                            "limit": limit}
+    if cmr:
+        body["query"] = {"eo:cloud_cover": {"lt": cloud_max}}
+    else:
+        body["query"] = {"eo:cloud_cover": {"lte": cloud_max}}
+        body["sortby"] = [{"field": "properties.eo:cloud_cover", "direction": "asc"}]
+    return body
 
 
 def choose_scene(scenes: Sequence[Scene], step: date, tolerance_days: int, cloud_max: float,

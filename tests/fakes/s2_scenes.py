@@ -87,11 +87,11 @@ class SceneSpec:
 
 
 def write_cog(path: Path, data: np.ndarray, epsg: int, transform: Affine, scale: float | None,
-              offset: float | None) -> None:
+              offset: float | None, nodata: float = 0) -> None:
     """One band as a COG (256-pixel blocks, DEFLATE + predictor 2, average overviews)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {"driver": "COG", "width": data.shape[1], "height": data.shape[0], "count": 1,
-               "dtype": data.dtype.name, "crs": CRS.from_epsg(epsg), "transform": transform, "nodata": 0,
+               "dtype": data.dtype.name, "crs": CRS.from_epsg(epsg), "transform": transform, "nodata": nodata,
                "compress": "DEFLATE", "predictor": 2, "blocksize": 256, "overview_resampling": "average"}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
@@ -150,3 +150,46 @@ def item_dict(spec: SceneSpec, base_url: str) -> dict[str, Any]:
         "links": [{"rel": "self", "href": f"{base_url}/collections/sentinel-2-c1-l2a/items/{spec.id}"}],
         "assets": assets,
     }
+
+
+def make_hls_scene(folder: Path, spec: SceneSpec) -> SceneSpec:
+    """An HLS S30 v2.0 granule of the same real pixels on a 30 m grid: int16 reflectance ×
+    10000 (no offset), fill −9999, B04 and B08, and ``Fmask`` (uint8, fill 255) with bit 1
+    (cloud) set in ``cloud_box`` (row0, col0, row1, col1 at 30 m) and bit 5 (water, not a
+    masking bit) in the top rows (``stac_sentinel2.md`` §3)."""
+    refl = scene_reflectance()
+    transform = Affine(30.0, 0.0, spec.left, 0.0, -30.0, spec.top)
+    for i, band in enumerate(SAMPLE_BANDS):
+        if band not in ("B04", "B08"):
+            continue
+        path = folder / spec.id / f"{spec.id}.{band}.tif"
+        data = np.round(refl[i] * 10000.0).astype(np.int16)
+        write_cog(path, data, spec.epsg, transform, None, None, nodata=-9999)
+        spec.files[band] = path
+    fmask = np.zeros((SCENE_PX, SCENE_PX), dtype=np.uint8)
+    fmask[:20, :] |= 1 << 5
+    if spec.cloud_box:
+        r0, c0, r1, c1 = spec.cloud_box
+        fmask[r0:r1, c0:c1] |= 1 << 1
+    spec.files["Fmask"] = folder / spec.id / f"{spec.id}.Fmask.tif"
+    write_cog(spec.files["Fmask"], fmask, spec.epsg, transform, None, None, nodata=255)
+    return spec
+
+
+def hls_item_dict(spec: SceneSpec, base_url: str) -> dict[str, Any]:
+    """The CMR-STAC item of an HLS granule made by :func:`make_hls_scene`: properties only
+    ``datetime`` and ``eo:cloud_cover`` (no ``proj:*``), assets keyed by band name with
+    "Direct Download" titles and no ``type``, hrefs under ``base_url``."""
+    side = SCENE_PX * 30.0
+    w, s, e, n = transform_bounds(CRS.from_epsg(spec.epsg), CRS.from_epsg(4326), spec.left, spec.top - side,
+                                  spec.left + side, spec.top, densify_pts=21)
+    assets = {band: {"href": f"{base_url.rstrip('/')}/{spec.id}/{path.name}", "title": "Direct Download",
+                     "roles": ["data"]} for band, path in spec.files.items()}
+    return {"type": "Feature", "stac_version": "1.0.0", "id": spec.id, "collection": "HLSS30_2.0",
+            "bbox": [w, s, e, n],
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+            "properties": {"datetime": spec.when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                           "start_datetime": spec.when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                           "end_datetime": spec.when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                           "eo:cloud_cover": spec.cloud_cover},
+            "links": [], "assets": assets}

@@ -78,6 +78,9 @@ class StacSite:
         self.latency_s = 0.0
         self.unavailable = 0
         self.cmr_style = False  # CMR-STAC: GET next links even after a POST, only ``context`` counts
+        self.edl_user, self.edl_password, self.edl_token = "scientist", "s3cret", "edl-token-0123456789"
+        self.token_requests = 0
+        self.refused = 0  # protected requests without the token
 
     def _match(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         found = self.items
@@ -184,8 +187,27 @@ class StacSite:
         return web.FileResponse(path, headers={"Content-Type": "image/tiff; application=geotiff; "
                                                                "profile=cloud-optimized"})
 
+    async def edl_token_endpoint(self, request: web.Request) -> web.Response:
+        """Earthdata Login's ``find_or_create_token``: HTTP basic auth → a bearer token."""
+        expected = "Basic " + base64.b64encode(f"{self.edl_user}:{self.edl_password}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"error": "invalid_credentials"}, status=401)
+        self.token_requests += 1
+        return web.json_response({"access_token": self.edl_token, "token_type": "Bearer",
+                                  "expiration_date": "12/31/2099"})
+
+    async def protected(self, request: web.Request) -> web.StreamResponse:
+        """LP DAAC's protected host: no bearer token → 401 (EDL's login in reality); with it, a
+        redirect to the file (a signed S3 URL in reality)."""
+        if request.headers.get("Authorization") != f"Bearer {self.edl_token}":
+            self.refused += 1
+            return web.Response(status=401, text="Unauthorized")
+        raise web.HTTPFound(f"/cogs/{request.match_info['path']}")
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/edl/token", self.edl_token_endpoint)
+        app.router.add_get("/protected/{path:.+}", self.protected)
         app.router.add_get("/", self.root)
         app.router.add_route("*", "/search", self.search)
         app.router.add_get("/cogs/{path:.+}", self.cog)
