@@ -48,6 +48,7 @@ bench: $(DEV)
 	$(PY) bench/bench_store_100k.py
 	$(PY) bench/bench_nasa_windows.py
 	$(PY) bench/bench_nasa_pipeline.py
+	$(PY) bench/bench_geo.py
 
 chaos: $(DEV)
 	$(PY) bench/chaos.py --kills 20
