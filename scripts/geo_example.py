@@ -40,10 +40,10 @@ async def main_async(out: Path) -> None:
         work = Path(tmp)
         site = StacSite(work / "cogs")
         async with serve_app(site.app()) as url:
-            for spec in (SceneSpec("S2B_T50SLK_20240601T030519_L2A", datetime(2024, 6, 1, 3, 5, 19, tzinfo=UTC),
-                                   4.5, cloud_box=(150, 140, 175, 185)),
-                         SceneSpec("S2A_T50SLK_20240522T031021_L2A", datetime(2024, 5, 22, 3, 10, 21, tzinfo=UTC),
-                                   9.0)):
+            june = datetime(2024, 6, 1, 3, 5, 19, tzinfo=UTC)
+            may = datetime(2024, 5, 22, 3, 10, 21, tzinfo=UTC)
+            for spec in (SceneSpec("S2B_T50SLK_20240601T030519_L2A", june, 4.5, cloud_box=(150, 140, 175, 185)),
+                         SceneSpec("S2A_T50SLK_20240522T031021_L2A", may, 9.0)):
                 site.items.append(item_dict(make_scene(site.cog_dir, spec), url + "cogs"))
             body = {"bboxes": [list(bbox_inside(spec, 180, 180, 240))], "model_type": "ndvi",
                     "date": "2024-06-01", "chip_size": 256, "cloud_coverage": 15, "num_steps": 2,
