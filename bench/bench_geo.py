@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from daemon.config.settings import HttpSettings  # noqa: E402
+from daemon.geo import stac  # noqa: E402
 from daemon.geo.chips import GDAL_ENV, write_geotiff  # noqa: E402
 from daemon.geo.config import GeoModelSettings, GeoSettings  # noqa: E402
 from daemon.geo.runner import GeoContext, GeoTaskRunner  # noqa: E402
@@ -106,7 +107,8 @@ def plain_loop(scenes: list[SceneSpec], href: callable, out: Path, left: float, 
 async def harvestd(site: StacSite, url: str, hrefs_base: str | None, scenes: list[SceneSpec], bbox: list[float],
                    work: Path, dates: int) -> tuple[int, float]:
     site.items = [item(s, hrefs_base or "") for s in scenes]
-    if hrefs_base is None:  # local files: hrefs are paths
+    if hrefs_base is None:  # local files: hrefs are paths (the daemon only takes http(s) URLs)
+        stac.HREF_SCHEMES = ("https://", "http://", "/")
         for raw, spec in zip(site.items, scenes, strict=True):
             for asset in raw["assets"].values():
                 name = Path(asset["href"]).name

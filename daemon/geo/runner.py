@@ -24,13 +24,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
 import structlog
-from shapely.geometry import Polygon
 
 from daemon.aio import owner_is_dead, run_in_pool, wait_any
 from daemon.codes import TaskKind, TaskStage
@@ -38,17 +36,28 @@ from daemon.geo.auth import Earthdata
 from daemon.geo.bands import DATA_SOURCES
 from daemon.geo.chips import GDAL_ENV, BandRef, ChipReadError, ChipWindow, read_chip, write_geotiff
 from daemon.geo.config import GeoModelSettings, GeoSettings
-from daemon.geo.grid import ChipGrid, chip_grid
+from daemon.geo.grid import ChipGrid
 from daemon.geo.indices import INDICES
+from daemon.geo.plan import library_file, make_plan
 from daemon.geo.predict import PredictionError, load_stack, open_session, run_index, run_onnx
 from daemon.geo.report import CHIP_ON_DISK, summarize
 from daemon.geo.request import GeoRequest
-from daemon.geo.stac import StacError, choose_scene, search, search_body, to_scene
 from daemon.http import HttpClient
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.geo")
 PROGRESS_EVERY_S = 1.0
+
+
+class Either:
+    """Set when any of its events is (checked synchronously: no task in between)."""
+
+    def __init__(self, *events: asyncio.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        """True once any event is set."""
+        return any(e.is_set() for e in self.events)
 
 
 @dataclass(frozen=True)
@@ -62,15 +71,6 @@ class GeoContext:
 
 def _grid(plan_box: Mapping[str, Any]) -> ChipGrid:
     return ChipGrid(**plan_box["grid"])
-
-
-def _file(kind: str, task_id: int, box: int, grid: ChipGrid, row: int, col: int) -> str:
-    cell = "" if grid.rows == grid.cols == 1 else f"_r{row}c{col}"
-    return f"geo/{task_id}/{box}/{kind}{cell}.tif"
-
-
-def _footprints(grid: ChipGrid) -> dict[tuple[int, int], Polygon]:
-    return {cell: Polygon(grid.footprint(*cell)) for cell in grid.cells()}
 
 
 def _sha256(path: Path) -> str:
@@ -115,15 +115,17 @@ class GeoTaskRunner:
         is lost; returns its stage then (None: another process holds it)."""
         if not await self.store.lease_task(task_id, self.owner, self.lease_s, is_dead=owner_is_dead):
             return None
-        renewer = asyncio.create_task(self._renew(task_id))
+        lost = asyncio.Event()  # the lease went to another process
+        halt = Either(stop, lost)
+        renewer = asyncio.create_task(self._renew(task_id, lost))
         try:
             with structlog.contextvars.bound_contextvars(task_id=task_id, task_kind=TaskKind.GEO_MODEL):
-                while not stop.is_set():
+                while not halt.is_set():
                     task = await self.store.get_task(task_id, with_follow=True)
                     if task is None or task["stage"] in (TaskStage.COMPLETED, TaskStage.FAILED):
                         return task["stage"] if task else None
                     try:
-                        await self._step(task, stop)
+                        await self._step(task, halt)
                     except Exception as exc:  # the reason is the task's, not the daemon's
                         reason = f"{type(exc).__name__}: {exc}"
                         log.warning("geo_task_failed", error=reason)
@@ -136,17 +138,21 @@ class GeoTaskRunner:
                 await renewer
             await asyncio.shield(self.store.release_task(task_id, self.owner))
 
-    async def _renew(self, task_id: int) -> None:
+    async def _renew(self, task_id: int, lost: asyncio.Event) -> None:
+        """Renew the lease every third of its length; when another process has taken it (this
+        one stalled past its expiry), stop working on the task."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
             if not await self.store.lease_task(task_id, self.owner, self.lease_s):
-                log.error("geo_task_lease_lost", owner=self.owner)
+                log.error("geo_task_lease_lost", owner=self.owner, detail="another process advances it now")
+                lost.set()
+                return
 
-    async def _step(self, task: dict[str, Any], stop: asyncio.Event) -> None:
+    async def _step(self, task: dict[str, Any], stop: Either) -> None:
         req = GeoRequest.model_validate(task["params"])
         ctx = self.context()
         if task["stage"] in (TaskStage.QUEUED, TaskStage.DATA_PROCESSING):
-            plan = task["plan"] or await self._plan(task["id"], req, ctx)
+            plan = task["plan"] or await make_plan(self.http, task["id"], req, ctx.settings, ctx.models)
             if not task["plan"]:
                 await self.store.update_task(task["id"], plan=plan, stage=TaskStage.DATA_PROCESSING)
             finished = await self._chips(task["id"], req, plan, ctx, stop)
@@ -169,47 +175,8 @@ class GeoTaskRunner:
         log.info("geo_task_stage", stage=str(stage), chips=counts["done"], missing=counts["missing"],
                  failed=counts["failed"], error=error)
 
-    async def _plan(self, task_id: int, req: GeoRequest, ctx: GeoContext) -> dict[str, Any]:
-        source = DATA_SOURCES[req.data_source]
-        bands = req.bands(ctx.models)
-        steps = req.step_dates()
-        tol = timedelta(days=req.temporal_tolerance)
-        url = ctx.settings.stac_url if req.data_source == "S2" else ctx.settings.hls_stac_url
-        collections = [ctx.settings.collection] if req.data_source == "S2" else ctx.settings.hls_collections
-        plan: dict[str, Any] = {"scenes": {}, "bboxes": [], "chips": [], "searches": 0, "skipped_items": []}
-        for i, box in enumerate(req.bboxes):
-            grid = await asyncio.to_thread(chip_grid, box, req.chip_size, source.resolution_m)
-            body = search_body(collections, box, steps[0] - tol, steps[-1] + tol, req.cloud_coverage,
-                               ctx.settings.search_limit, cmr=req.data_source == "HLS")
-            raw_items = await search(self.http, url, body)
-            plan["searches"] += 1
-            scenes = []
-            for raw in raw_items:
-                try:
-                    scenes.append(to_scene(raw, bands, source))
-                except StacError as exc:
-                    plan["skipped_items"].append(str(exc))
-                    log.warning("stac_item_skipped", reason=str(exc))
-            footprints = await asyncio.to_thread(_footprints, grid)
-            for row, col in grid.cells():
-                taken: set[str] = set()
-                for step in reversed(steps):  # the newest step chooses first
-                    scene = choose_scene(scenes, step, req.temporal_tolerance, req.cloud_coverage,
-                                         footprints[(row, col)], taken)
-                    if scene is not None:
-                        taken.add(scene.id)
-                        plan["scenes"][scene.id] = scene.as_plan()
-                    plan["chips"].append({"key": f"b{i}/{step.isoformat()}/r{row}c{col}", "bbox": i,
-                                          "date": step.isoformat(), "row": row, "col": col,
-                                          "scene": scene.id if scene else None,
-                                          "path": _file(step.isoformat(), task_id, i, grid, row, col)})
-            plan["bboxes"].append({"index": i, "bbox": list(box), "grid": vars(grid), "found": len(scenes)})
-            log.info("geo_search", bbox=i, items=len(raw_items), usable=len(scenes))
-        plan["chips"].sort(key=lambda c: (c["bbox"], c["date"], c["row"], c["col"]))
-        return plan
-
     async def _chips(self, task_id: int, req: GeoRequest, plan: dict[str, Any], ctx: GeoContext,
-                     stop: asyncio.Event) -> bool:
+                     stop: Either) -> bool:
         """Read every planned chip not recorded yet; True when none is left."""
         done = await self.store.geo_items(task_id)
         todo = [c for c in plan["chips"] if c["scene"] and c["key"] not in done]
@@ -281,7 +248,7 @@ class GeoTaskRunner:
                  masked_fraction=round(masked, 4))
 
     async def _predict(self, task_id: int, req: GeoRequest, plan: dict[str, Any], ctx: GeoContext,
-                       stop: asyncio.Event) -> bool:
+                       stop: Either) -> bool:
         """Run the model on every chip cell not predicted yet; True when none is left."""
         items = await self.store.geo_items(task_id)
         cells: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
@@ -298,7 +265,7 @@ class GeoTaskRunner:
                 continue
             chips.sort(key=lambda c: c["date"])
             grid = _grid(plan["bboxes"][box])
-            rel = _file(req.model_type, task_id, box, grid, row, col)
+            rel = library_file(req.model_type, task_id, box, grid, row, col)
             try:
                 summary = await self._run_model(req.model_type, ctx,
                                                 [ctx.library_root / c["path"] for c in chips],

@@ -29,6 +29,9 @@ from daemon.http import HttpClient
 
 log = structlog.get_logger("daemon.geo")
 MAX_PAGES = 100  # a search never pages further (a server looping on its next link)
+# what an item's asset may point to: a STAC answer must never make GDAL open a local path or
+# another /vsi… handler (bench/bench_geo.py widens it for its local-file case)
+HREF_SCHEMES: tuple[str, ...] = ("https://", "http://")
 
 
 class StacError(Exception):
@@ -107,9 +110,13 @@ def to_scene(raw: Mapping[str, Any], bands: Sequence[str], source: DataSource) -
             band = None
         if band is None:
             raise StacError(f"item {item.id}: no asset for band {name}")
+        if not band.href.startswith(HREF_SCHEMES):
+            raise StacError(f"item {item.id}: band {name} is not at an http(s) URL ({band.href[:80]!r})")
         found[name] = band
     mask = (_band(item.assets.get(source.mask_asset), source, source.mask_nodata) if source.mask_asset
             else None)
+    if mask is not None and not mask.href.startswith(HREF_SCHEMES):
+        mask = None  # e.g. an s3:// requester-pays twin: read without a mask, never a local path
     cloud = item.properties.get("eo:cloud_cover")
     when = item.datetime if item.datetime.tzinfo else item.datetime.replace(tzinfo=None)
     return Scene(item.id, when, float(cloud) if isinstance(cloud, int | float) else 100.0, _epsg(raw),

@@ -129,3 +129,18 @@ def test_items_without_a_needed_band_or_with_a_broken_shape_are_refused() -> Non
         to_scene(item, ["B03"], S2)
     with pytest.raises(StacError, match="not a STAC item"):
         to_scene({"id": "x"}, ["B04"], S2)
+
+
+def test_an_item_pointing_at_a_local_path_is_refused() -> None:
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S2A_EVIL",
+            "properties": {"datetime": "2024-06-01T03:05:19Z"},
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]},
+            "bbox": [0, 0, 1, 1], "links": [],
+            "assets": {"red": {"href": "/etc/harvestd/config.toml"}, "nir": {"href": "/vsizip//x.zip/a.tif"},
+                       "scl": {"href": "s3://sentinel-s2-l2a/tiles/SCL.jp2"}}}
+    with pytest.raises(StacError, match="band B04 is not at an http"):
+        to_scene(item, ["B04"], S2)
+    item["assets"]["red"]["href"] = "https://x/B04.tif"
+    with pytest.raises(StacError, match="band B08 is not at an http"):
+        to_scene(item, ["B04", "B08"], S2)
+    assert to_scene(item, ["B04"], S2).mask is None  # an s3:// SCL twin is not read

@@ -207,3 +207,16 @@ async def test_the_api_takes_the_seed_body_and_reports_stages(geo: GeoWorld, aio
     finally:
         stop.set()
         await loop_task
+
+
+async def test_a_runner_whose_lease_was_taken_stops_working_on_the_task(geo: GeoWorld) -> None:
+    geo.add(JUNE[0])
+    task_id = await geo.store.create_task("geo_model", _body(_boxes(geo)[:1], num_steps=1),
+                                          stage="data_processing")
+    runner = geo.runner(lease_s=0.03)
+    assert await geo.store.lease_task(task_id, runner.owner, 0.03)
+    await asyncio.sleep(0.05)  # this process stalled past its lease: another takes the task
+    assert await geo.store.lease_task(task_id, "other-host:7:geo", 60.0)
+    lost = asyncio.Event()
+    await asyncio.wait_for(runner._renew(task_id, lost), 5)
+    assert lost.is_set()
