@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.store import NewItem, ResultOutput, Store
+from daemon.store.sqlite import _migrations
+
+LATEST = max(number for number, _sql in _migrations())  # the newest migration's number
 
 
 def spec(key: str, processors: tuple[str, ...] = ("octas",)) -> NewItem:
@@ -18,17 +21,17 @@ def spec(key: str, processors: tuple[str, ...] = ("octas",)) -> NewItem:
 async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
     db = tmp_path / "h.db"
     async with Store.open(db) as store:
-        assert await store.schema_version() == 10
+        assert await store.schema_version() == LATEST
         assert await store.add_items("sky", [spec("a"), spec("b")]) == {"a", "b"}
         assert await store.add_items("sky", [spec("a"), spec("c")]) == {"c"}
         assert await store.add_items("other", [spec("a")]) == {"a"}  # UNIQUE(source, key)
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
     assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
     raw.close()
     async with Store.open(db) as store:  # reopening does not re-run migrations
-        assert await store.schema_version() == 10
+        assert await store.schema_version() == LATEST
 
 
 async def test_download_lease_expires_and_is_reclaimed(tmp_path):
@@ -114,7 +117,7 @@ async def test_version_1_database_is_upgraded_in_place(tmp_path):
     raw.commit()
     raw.close()
     async with Store.open(db) as store:
-        assert await store.schema_version() == 10
+        assert await store.schema_version() == LATEST
         assert await store.add_items("sky", [NewItem("k2", "http://x/k2", datetime(2025, 1, 1, tzinfo=UTC),
                                                      "k2.jpg", checksum="md5=00")]) == {"k2"}
         claimed = await store.claim_items("me", 10, 60)
