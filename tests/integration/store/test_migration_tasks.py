@@ -21,8 +21,8 @@ async def test_tasks_of_a_schema_10_store_survive_migration_11(tmp_path):
             conn.executescript(sql)
     conn.execute("PRAGMA user_version = 10")
     conn.execute("INSERT INTO tasks (id, kind, params, stage, follow, total, done, failed, created_at,"
-                 " updated_at) VALUES (5, 'backfill', '{\"source\": \"sky\"}', 'processing', '[\"k1\", \"k2\"]', 2, 1, 0,"
-                 " '2026-11-30T10:00:00Z', '2026-11-30T10:05:00Z')")
+                 " updated_at) VALUES (5, 'backfill', ?, 'processing', ?, 2, 1, 0, '2026-11-30T10:00:00Z',"
+                 " '2026-11-30T10:05:00Z')", ('{"source": "sky"}', '["k1", "k2"]'))
     conn.commit()
     conn.close()
     async with Store.open(db) as store:
