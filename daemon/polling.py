@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -47,6 +47,8 @@ class LeasedPollingLoop(ABC, Generic[T]):
         self._slot_freed = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._fatal: StoreDamaged | None = None
+        #: while this answers True nothing new is claimed (an operator's pause); work in flight goes on
+        self.paused: Callable[[], bool] = lambda: False
 
     @property
     def busy(self) -> int:
@@ -102,7 +104,7 @@ class LeasedPollingLoop(ABC, Generic[T]):
                 self.wake.clear()
                 self._slot_freed.clear()
                 free = self.capacity - len(self._inflight)
-                claimed = await self.claim(free) if free > 0 else []
+                claimed = await self.claim(free) if free > 0 and not self.paused() else []
                 for work in claimed:
                     self.start_work(work)
                 if not claimed or len(self._inflight) >= self.capacity:

@@ -23,8 +23,9 @@ import structlog
 from aiohttp import web
 
 from daemon import notify
-from daemon.aio import lease_owner
+from daemon.aio import lease_owner, wait_any
 from daemon.api.app import build_app, start_api
+from daemon.api.controls import ControlsContext
 from daemon.api.geo import GeoApiContext
 from daemon.api.health import HealthContext, LoopLag, check_loop, check_store
 from daemon.api.tasks import TaskContext
@@ -32,6 +33,7 @@ from daemon.api.uploads import UploadContext
 from daemon.config.diff import changed_sections
 from daemon.config.load import load_config
 from daemon.config.root import Config
+from daemon.controls import Controls
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.errors import ConfigError, HarvestdError
 from daemon.geo.runner import GeoContext, GeoTaskRunner
@@ -44,6 +46,8 @@ from daemon.sources.base import Source
 from daemon.sources.registry import build_source
 from daemon.store import StoreDamaged
 from daemon.tasks import TaskRunner
+from daemon.web.thumbs import Thumbnails
+from daemon.web.views import WebContext
 from daemon.worker.processors.base import Processor
 from daemon.worker.processors.build import build_processors
 
@@ -69,6 +73,7 @@ class Daemon:
         self.source_watch = SourceWatch()
         self.failing_sources: list[str] = []
         self.uploads: UploadContext | None = None  # the API's uploads, reconfigured on reload
+        self.controls: Controls | None = None  # pauses, from the store (set at start)
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int) -> None:
@@ -88,6 +93,9 @@ class Daemon:
     async def _run_source(self, name: str) -> None:
         source = self.sources.get(name)
         if source is None or self.res is None or self.stop.is_set():
+            return
+        if self.controls is not None and self.controls.source_paused(name):
+            log.info("source_run_skipped", source=name, reason="paused by an operator (harvestd resume SOURCE)")
             return
         task = asyncio.current_task()
         assert task is not None
@@ -223,7 +231,31 @@ class Daemon:
         tasks = TaskContext(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
                             cfg.api.max_task_range_days)
         geo = GeoApiContext(res.store, self._geo_context, self.geo_runner.wake.set)
-        return await start_api(build_app(health, cfg.api, self.uploads, tasks, self.loop_lag, geo), cfg.api)
+        assert self.controls is not None
+        controls = ControlsContext(self.controls, lambda: self.sources, self._wake_components)
+        web_ctx = WebContext(res.store, self.controls, self._source_kinds,
+                             lambda: self.cfg.library.root, Thumbnails(cfg.data_dir, res.pool),
+                             lambda: self.cfg.api.token, lambda: self.cfg.api.map_tile_url)
+        app = build_app(health, cfg.api, self.uploads, tasks, self.loop_lag, geo, controls, web_ctx)
+        return await start_api(app, cfg.api)
+
+    async def _follow_controls(self) -> None:
+        """Keep the controls fresh; wake the downloader when downloads are resumed."""
+        assert self.controls is not None
+        watch = asyncio.create_task(self.controls.watch(self.stop))
+        try:
+            while not self.stop.is_set():
+                await wait_any([self.controls.changed, self.stop], 3600.0)
+                self.controls.changed.clear()
+                self._wake_components()
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+    def _source_kinds(self) -> dict[str, str]:
+        """name → kind of the configured sources (the dashboard's navigation)."""
+        return {name: str(source.config.kind) for name, source in self.sources.items()}
 
     def _geo_context(self) -> GeoContext:
         """``[geo]``, ``[models]`` and the library root of the config in force (reloads apply)."""
@@ -261,6 +293,9 @@ class Daemon:
         async with open_resources(cfg, "daemon") as res:
             self.res = res
             self.task_runner = TaskRunner(res.store, res.http, lambda: self.sources, self._wake_components)
+            self.controls = Controls(res.store)
+            await self.controls.refresh()
+            res.downloader.paused = lambda: self.controls is not None and self.controls.downloads_paused
             self.geo_runner = GeoTaskRunner(res.store, res.http, self._geo_context, res.pool,
                                             lease_owner("geo"))
             # everything that can fail at start (the listener's address) before any component
@@ -275,7 +310,8 @@ class Daemon:
             try:
                 side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
                         asyncio.create_task(self.task_runner.run(self.stop)),
-                        asyncio.create_task(self.geo_runner.run(self.stop))]
+                        asyncio.create_task(self.geo_runner.run(self.stop)),
+                        asyncio.create_task(self._follow_controls())]
                 self.jobs.start()
                 self.jobs.sync(cfg, first=True)
                 log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),

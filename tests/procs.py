@@ -72,3 +72,28 @@ def cli_runner(config: Path, env: dict[str, str], timeout_s: float = 90.0):  # t
         return proc.returncode, out.decode(), err.decode()
 
     return cli
+
+
+def serve_in_thread(app: Any, timeout_s: float = 10.0) -> str:
+    """Serve an aiohttp ``app`` on 127.0.0.1 (a free port) from its own thread and event loop
+    (for synchronous tests: a browser driven by Playwright's sync API); returns its base URL
+    without a trailing slash. The thread ends with the test process."""
+    import threading
+
+    from aiohttp import web
+
+    port: list[int] = []
+    ready = threading.Event()
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port.append(int(runner.addresses[0][1]))
+        ready.set()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=lambda: asyncio.run(main()), daemon=True).start()
+    if not ready.wait(timeout_s):
+        raise RuntimeError("the imitation site did not start")
+    return f"http://127.0.0.1:{port[0]}"

@@ -16,6 +16,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
+from daemon.api.controls import (
+    CONTROLS,
+    ControlsContext,
+    get_controls,
+    post_downloads,
+    post_item_retry,
+    post_retry,
+    post_source,
+)
 from daemon.api.geo import GEO, GeoApiContext, post_run_model
 from daemon.api.guard import guard_middleware
 from daemon.api.health import HEALTH, LOOP_LAG, HealthContext, LoopLag, collect_health, sample_loop_lag
@@ -23,6 +32,8 @@ from daemon.api.openapi import get_openapi
 from daemon.api.tasks import TASKS, TaskContext, get_task, list_tasks, post_task
 from daemon.api.uploads import UPLOADS, UploadContext, get_item, post_upload
 from daemon.config.api import ApiSettings, split_listen
+from daemon.web.app import setup_web
+from daemon.web.views import WebContext
 
 log = structlog.get_logger("daemon.api")
 SETTINGS: web.AppKey[ApiSettings] = web.AppKey("settings", ApiSettings)
@@ -47,7 +58,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 async def bearer_for_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With a token configured, writes need ``Authorization: Bearer <token>``."""
     token = request.app[SETTINGS].token
-    if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+    # the dashboard's form posts (/ui/) carry the token in a field and check it themselves
+    if token and request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith("/ui/"):
         given = request.headers.get("Authorization", "")
         # a header that is not UTF-8 arrives with surrogate escapes: compare it as bytes anyway
         if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
@@ -94,7 +106,8 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 def build_app(health: HealthContext, settings: ApiSettings, uploads: UploadContext | None = None,
               tasks: TaskContext | None = None, loop_lag: LoopLag | None = None,
-              geo: GeoApiContext | None = None) -> web.Application:
+              geo: GeoApiContext | None = None, controls: ControlsContext | None = None,
+              web_ctx: WebContext | None = None) -> web.Application:
     """The API application (routes under ``/api``; uploads and tasks when given). Every
     dependency is under a typed :class:`web.AppKey`; with ``loop_lag``, the app samples the
     event-loop lag into it while it serves (``cleanup_ctx``)."""
@@ -121,6 +134,15 @@ def build_app(health: HealthContext, settings: ApiSettings, uploads: UploadConte
     if geo is not None:
         app[GEO] = geo
         app.router.add_post("/api/run-model", post_run_model)
+    if controls is not None:
+        app[CONTROLS] = controls
+        app.router.add_get("/api/controls", get_controls)
+        app.router.add_post("/api/controls/downloads/{action}", post_downloads)
+        app.router.add_post("/api/controls/sources/{name}/{action}", post_source)
+        app.router.add_post("/api/items/{id}/retry", post_item_retry)
+        app.router.add_post("/api/retry", post_retry)
+    if web_ctx is not None:
+        setup_web(app, web_ctx)
     return app
 
 

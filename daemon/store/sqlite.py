@@ -42,6 +42,7 @@ from daemon.store.models import (
 from daemon.store.reports import DONE_STATUSES, ReportQueries
 from daemon.store.rows import ErrorRow, ItemCountRow, ResultCountRow, RunRow, StatusCounts
 from daemon.store.tasks import TaskQueries
+from daemon.store.web import WebQueries
 
 ADD_BATCH = 1000  # rows per add_items transaction
 
@@ -55,7 +56,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store(DownloadQueries, TaskQueries, GeoQueries, ReportQueries):
+class Store(DownloadQueries, TaskQueries, GeoQueries, WebQueries, ReportQueries):
     """The harvestd database. Use ``async with Store.open(path) as store``."""
 
     @classmethod
