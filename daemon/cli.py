@@ -1,5 +1,5 @@
 """The ``harvestd`` command line: run, backfill, import, retry, stats, check-config, check-source, backup,
-geo-task, status.
+pause, resume, geo-task, status.
 
 Exit status: 0 success; 1 runtime failure; 2 bad usage or invalid configuration;
 130 interrupted (Ctrl-C).
@@ -143,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("dest", type=Path, metavar="DEST", help="a new file, or an existing folder")
     _common(backup)
 
+    for verb, does in (("pause", "stop"), ("resume", "restart")):
+        ctl = sub.add_parser(
+            verb, help=f"{does} a source's scheduled runs, or every download (kept across restarts)",
+            description=f"{verb.capitalize()} SOURCE's scheduled runs, or with --downloads every download. "
+                        "Kept in the database: the running daemon follows within 2 s, a restart keeps it; "
+                        "the dashboard and `harvestd status` show it.")
+        ctl.add_argument("source", nargs="?", metavar="SOURCE", help="a configured source")
+        ctl.add_argument("--downloads", action="store_true", help="every download instead of a source")
+        _common(ctl)
+
     geo = sub.add_parser(
         "geo-task", help="satellite chips and a model for bounding boxes (as POST /api/run-model)",
         description="Search scenes (STAC) for each bounding box and temporal step, read chips from "
@@ -218,13 +228,41 @@ def _dispatch(args: argparse.Namespace, path: Path, cfg: Config) -> int:
         return _stats(cfg, args.source)
     if args.command == "backup":
         return _backup(cfg, args.dest)
+    if args.command in ("pause", "resume"):
+        return _control(cfg, args)
     if args.command == "geo-task":
         from daemon.geo.cli import run_geo_task
 
         if (args.file is None) == (args.resume is None):
             raise InputError("give FILE.json or --resume ID (one of them)")
         return run_geo_task(cfg, args.file, args.resume, not args.no_progress and sys.stderr.isatty())
-    return _status(cfg, args.errors)
+    from daemon.status_report import print_status
+
+    if not _has_database(cfg):
+        return EXIT_FAILURE
+    return print_status(cfg, args.errors)
+
+
+def _control(cfg: Config, args: argparse.Namespace) -> int:
+    from daemon.store import Store
+    from daemon.store.web import DOWNLOADS, source_scope
+
+    if args.downloads == bool(args.source):
+        raise InputError("give SOURCE or --downloads (one of them)")
+    if args.source and args.source not in cfg.sources:
+        known = ", ".join(sorted(cfg.sources)) or "none"
+        raise InputError(f"unknown source {args.source!r} (configured: {known})")
+    scope = DOWNLOADS if args.downloads else source_scope(args.source)
+
+    async def main_async() -> bool:
+        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+            return await store.set_paused(scope, args.command == "pause", "cli")
+
+    changed = asyncio.run(main_async())
+    what = "downloads" if args.downloads else f"source {args.source}"
+    state = "paused" if args.command == "pause" else "running"
+    print(f"{what}: {state}" + ("" if changed else " (it already was)"), flush=True)
+    return EXIT_OK
 
 
 def _backup(cfg: Config, dest: Path) -> int:
@@ -351,71 +389,3 @@ def _stats(cfg: Config, source: str | None) -> int:
     print(f"database {cfg.db_path}; library {cfg.library.root}")
     print("\n".join(lines))
     return EXIT_OK
-
-
-def _library_line(cfg: Config) -> str:
-    from daemon.library.root import root_problem
-
-    lib, staging = cfg.library, cfg.downloads.staging_dir
-    problem = root_problem(lib.root, lib.require_mount, lib.min_free_bytes, staging)
-    if problem is None:
-        return f"library {lib.root}: ok"
-    if lib.fallback_root is not None and root_problem(lib.fallback_root, False, lib.min_free_bytes,
-                                                      staging) is None:
-        return f"library {lib.root}: {problem}; files go to the fallback {lib.fallback_root}"
-    return f"library {lib.root}: {problem}; downloads paused until it is back"
-
-
-def _mib(n_bytes: int) -> str:
-    return f"{n_bytes / (1 << 20):.1f}"
-
-
-def _status(cfg: Config, n_errors: int) -> int:
-    from daemon.source_health import describe, source_states, stale_limits
-    from daemon.store import Store
-
-    if not _has_database(cfg):
-        return EXIT_FAILURE
-
-    async def main_async() -> int:
-        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
-            counts = await store.status_counts()
-            health = await source_states(store, stale_limits(cfg.sources))
-            runs = await store.last_runs(5)
-            errors = await store.last_errors(n_errors)
-            transfers = await store.transfers(20)
-        print(f"database {cfg.db_path}")
-        print(_library_line(cfg))
-        print("sources:")
-        for name, state in health.items() or {"-": None}.items():
-            print(f"  {describe(name, state)}" if state else "  - (no items yet)")
-        print("items:")
-        for item_row in counts["items"] or [{"source": "-", "status": "-", "n": 0}]:
-            print(f"  {item_row['source']:<16} {item_row['status']:<12} {item_row['n']:>8}")
-        print("results:")
-        for result_row in counts["results"] or [{"source": "-", "processor": "-", "status": "-", "n": 0}]:
-            source = result_row["source"] or "-"  # NULL: a result inserted without its source
-            print(f"  {source:<16} {result_row['processor']:<10} {result_row['status']:<12} "
-                  f"{result_row['n']:>8}")
-        if transfers:
-            done = sum(t["completed_bytes"] for t in transfers)
-            total = sum(t["total_bytes"] for t in transfers)
-            speed = sum(t["speed_bps"] for t in transfers)
-            print(f"downloading now: {len(transfers)} ({_mib(done)}/{_mib(total)} MiB, {_mib(speed)} MiB/s)")
-            for t in transfers:
-                print(f"  {t['source']:<16} {t['key']:<24} {t['state']:<8} "
-                      f"{_mib(t['completed_bytes'])}/{_mib(t['total_bytes'])} MiB "
-                      f"{_mib(t['speed_bps'])} MiB/s connections={t['connections']} ({t['updated_at']})")
-        print("last runs:")
-        for run in runs:
-            settled = "settled" if not run["items_waiting"] else f"{run['items_waiting']} still waiting"
-            print(f"  #{run['id']} {run['source']} {run['trigger']} {run['started_at']} "
-                  f"{run['status']} total={run['total']} new={run['new']} "
-                  f"duplicates={run['duplicates']} failed={run['failed']}; its items: "
-                  f"{run['items_done']} downloaded, {run['items_failed']} failed, {settled}")
-        print("last errors:")
-        for err in errors:
-            print(f"  {err['updated_at']} {err['source']} key={err['key']} [{err['stage']}] {err['error']}")
-        return EXIT_OK
-
-    return asyncio.run(main_async())

@@ -117,6 +117,12 @@ async def collect_health(src: HealthContext) -> tuple[bool, dict[str, Any]]:
         "library": await _library(src),
     }
     healthy = all(c["ok"] for c in checks.values())
+    try:  # an operator's pauses: shown, never a reason to call the process unhealthy
+        paused = await asyncio.wait_for(src.store.controls(), CHECK_TIMEOUT_S)
+        sources = sorted(s.split(":", 1)[1] for s in paused if s.startswith("source:"))
+        checks["controls"] = {"ok": True, "downloads_paused": "downloads" in paused, "paused_sources": sources}
+    except Exception as exc:  # the store check above reports a store failure
+        checks["controls"] = {"ok": True, "error": f"{type(exc).__name__}: {exc}"}
     try:
         states = await asyncio.wait_for(source_states(src.store, src.stale_after_s()), CHECK_TIMEOUT_S)
     except Exception as exc:  # the store check above already reports a store failure
