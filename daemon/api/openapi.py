@@ -69,6 +69,73 @@ TASK_REQUEST = {
 }
 
 
+SOURCE = {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}
+ACTION = {"name": "action", "in": "path", "required": True, "schema": {"enum": ["pause", "resume"]}}
+CONTROLS = {"type": "object", "required": ["downloads_paused", "paused_sources"],
+            "properties": {"downloads_paused": {"type": "boolean"},
+                           "paused_sources": {"type": "array", "items": {"type": "string"}},
+                           "changed": {"type": "boolean"}, "paused": {"type": "object"}}}
+OBJECT = {"type": "object"}
+
+
+def _page(operation: str, description: str, params: list[dict[str, Any]], required: list[str],
+          csv: bool = False) -> dict[str, Any]:
+    """A GET returning one dashboard page's data (404: no such source); ``csv``: also as CSV."""
+    ok = _json({"type": "object", "required": required}, "the page's data")
+    if csv:
+        ok["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return {"get": {"operationId": operation, "description": description, "parameters": params,
+                    "responses": {"200": ok, **_errors(400, 404, 421)}}}
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+
+
+def _dashboard_paths(writes: tuple[int, ...]) -> dict[str, Any]:
+    """The dashboard's JSON: each page's data, the controls and retries."""
+    post = {"responses": {"200": _json(CONTROLS, "the controls now"), **_errors(*writes, 404)}}
+    return {
+        "/api/overview": _page("overview", "The overview page: sources, downloader, worker, library, event "
+                               "loop, controls.", [], ["status", "sources", "downloader", "worker", "library"]),
+        "/api/gallery/{source}": _page(
+            "gallery", "One gallery page (48 items, newest first).",
+            [SOURCE, *_query("status", "since", "until"),
+             {"name": "page", "in": "query",
+              "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}],
+            ["source", "items", "total", "page", "pages"]),
+        "/api/sky/{source}": _page("sky", "Octas and cloud fraction of a sky camera over a day, week or "
+                                   "month (format=csv: a CSV file).",
+                                   [SOURCE, {"name": "range", "in": "query",
+                                             "schema": {"enum": ["day", "week", "month"]}},
+                                    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}}],
+                                   [], csv=True),
+        "/api/iss/{source}": _page("issPhotos", "ISS photo centre and nadir points with map positions.",
+                                   [SOURCE, *_query("mission", "since", "until", "camera", "max_cloud")],
+                                   ["source", "photos"]),
+        "/api/telescope/{source}": _page("telescope", "Counts by object × telescope × format; one object's "
+                                         "frames.", [SOURCE, *_query("object")], ["source", "counts"]),
+        "/api/queues": _page("queues", "Counts per status, failure codes, failed items, tasks.",
+                             _query("source", "code"), ["counts", "failed", "tasks"]),
+        "/api/controls": {"get": {"operationId": "controls", "responses": {
+            "200": _json(CONTROLS, "what is paused"), **_errors(421)}}},
+        "/api/controls/downloads/{action}": {"post": {"operationId": "controlDownloads",
+                                                      "parameters": [ACTION], **post}},
+        "/api/controls/sources/{name}/{action}": {"post": {
+            "operationId": "controlSource",
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                           ACTION], **post}},
+        "/api/items/{id}/retry": {"post": {"operationId": "retryItem", "parameters": [ID], "responses": {
+            "200": _json({"type": "object", "properties": {"retried": {"type": "integer"}}}, "requeued"),
+            **_errors(*writes, 404)}}},
+        "/api/retry": {"post": {"operationId": "retry", "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": False, "properties": {
+                "source": {"type": "string"}, "code": {"type": "string"}}}}}}, "responses": {
+            "200": _json({"type": "object", "properties": {"retried": {"type": "integer"}}}, "requeued"),
+            **_errors(*writes, 408, 413)}}},
+    }
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -149,6 +216,7 @@ def document() -> dict[str, Any]:
                                                            "stage": {"const": "data_processing"}}},
                                            "created (follow it at /api/task/{id})"),
                               **_errors(*writes, 408, 413)}}},
+            **_dashboard_paths(writes),
         },
     }
 
