@@ -19,19 +19,18 @@ from aiohttp import web
 CSRF_COOKIE = "harvestd_csrf"
 
 
-def csrf_token(request: web.Request) -> str:
-    """The request's CSRF token (the cookie's, or a new one :func:`set_csrf` will send)."""
+def csrf_token(request: web.Request) -> tuple[str, bool]:
+    """The request's CSRF token: (the cookie's, False), or (a new one, True) that
+    :func:`set_csrf` must send with the page."""
     token = request.cookies.get(CSRF_COOKIE, "")
-    if len(token) != 32 or not token.isalnum():
-        token = request.get("new_csrf") or secrets.token_hex(16)
-        request["new_csrf"] = token
-    return token
+    if len(token) == 32 and token.isalnum():
+        return token, False
+    return secrets.token_hex(16), True
 
 
-def set_csrf(request: web.Request, response: web.StreamResponse) -> None:
-    """Send the cookie when :func:`csrf_token` made a new token for this request."""
-    if "new_csrf" in request:
-        response.set_cookie(CSRF_COOKIE, request["new_csrf"], httponly=True, samesite="Strict", path="/")
+def set_csrf(response: web.StreamResponse, token: str) -> None:
+    """Send the CSRF cookie (``HttpOnly``, ``SameSite=Strict``)."""
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
 
 
 def check_form(request: web.Request, form: Mapping[str, str], api_token: str | None) -> None:

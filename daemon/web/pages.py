@@ -30,11 +30,13 @@ def _source(request: web.Request, kinds: tuple[str, ...] | None = None) -> str:
 
 def _render(request: web.Request, template: str, page: dict[str, Any]) -> web.Response:
     ctx = request.app[WEB]
-    common = {"sources": ctx.sources(), "token_required": bool(ctx.token()), "csrf": csrf_token(request),
+    csrf, new = csrf_token(request)
+    common = {"sources": ctx.sources(), "token_required": bool(ctx.token()), "csrf": csrf,
               "path": request.path_qs, "nav": template.removesuffix(".html")}
     response = aiohttp_jinja2.render_template(template, request, {**common, **page})
     response.headers["Cache-Control"] = "no-store"
-    set_csrf(request, response)
+    if new:
+        set_csrf(response, csrf)
     return response
 
 

@@ -4,6 +4,7 @@ from the same store queries as ``harvestd status`` / ``stats`` and ``/api/health
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,15 @@ from aiohttp import web
 from daemon.api.health import HEALTH, collect_health
 from daemon.controls import Controls
 from daemon.store import Store
+from daemon.web.fits_summary import header_summary
 from daemon.web.land import to_xy
 from daemon.web.thumbs import Thumbnails
 
 PAGE = 48  # gallery thumbnails per page
 SKY_RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
 MAX_POINTS = 5000  # map markers at most
+MAX_HEADERS = 100  # FITS headers read for one telescope page
+FITS_SUFFIXES = (".fit", ".fits", ".fts")
 
 
 @dataclass
@@ -173,6 +177,11 @@ async def telescope(app: web.Application, source: str, obj: str | None) -> dict[
     ctx = app[WEB]
     counts = await ctx.store.telescope_counts(source)
     items = await ctx.store.items_of_object(source, obj, 200) if obj else []
+    root = ctx.library_root()
+    fits_items = [it for it in items if str(it["path"] or "").lower().endswith(FITS_SUFFIXES)][:MAX_HEADERS]
+    headers = await asyncio.gather(*(asyncio.to_thread(header_summary, root / it["path"]) for it in fits_items))
+    for item, header in zip(fits_items, headers, strict=True):
+        item["fits_header"] = header
     return {"source": source, "counts": counts, "object": obj or "", "items": items}
 
 
