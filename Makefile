@@ -49,6 +49,7 @@ bench: $(DEV)
 	$(PY) bench/bench_nasa_windows.py
 	$(PY) bench/bench_nasa_pipeline.py
 	$(PY) bench/bench_geo.py
+	$(PY) bench/bench_dashboard.py
 
 chaos: $(DEV)
 	$(PY) bench/chaos.py --kills 20

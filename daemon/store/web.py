@@ -53,13 +53,14 @@ class WebQueries(StoreBase):
             where += " AND i.captured_at <= ?"
             params.append(until)
         total = (await self._read(f"SELECT COUNT(*) FROM items i{where}", params))[0][0]
+        # the page first (an index walk of 48 rows), then each row's result columns
         rows = await self._read(
             "SELECT i.id, i.key, i.status, i.path, i.captured_at, i.bytes, i.error_code, i.last_error,"
             " (SELECT r.octas FROM results r WHERE r.item_id = i.id AND r.octas IS NOT NULL LIMIT 1) AS octas,"
             " (SELECT json_extract(r.output, '$.condition') FROM results r WHERE r.item_id = i.id"
-            "  AND r.status = 'completed' LIMIT 1) AS condition"
-            f" FROM items i{where} ORDER BY i.captured_at DESC, i.id DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset])
+            "  AND +r.status = 'completed' LIMIT 1) AS condition"  # +: look results up by item, not status
+            f" FROM (SELECT * FROM items i{where} ORDER BY i.captured_at DESC, i.id DESC LIMIT ? OFFSET ?) i"
+            " ORDER BY i.captured_at DESC, i.id DESC", [*params, limit, offset])
         return [dict(r) for r in rows], int(total)
 
     async def companions(self, source: str, key: str) -> list[dict[str, Any]]:
@@ -79,9 +80,8 @@ class WebQueries(StoreBase):
         rows = await self._read(
             "SELECT i.id, i.captured_at, json_extract(r.output, '$.condition') AS condition, r.octas,"
             " r.cloud_fraction FROM items i JOIN results r ON r.item_id = i.id"
-            " WHERE i.source = ? AND i.captured_at BETWEEN ? AND ? AND r.status = 'completed'"
-            " AND r.processor IN (SELECT DISTINCT processor FROM results WHERE octas IS NOT NULL"
-            "  OR json_extract(output, '$.condition') IS NOT NULL)"
+            " WHERE i.source = ? AND i.captured_at BETWEEN ? AND ? AND +r.status = 'completed'"
+            " AND json_extract(r.output, '$.condition') IN ('day', 'night', 'no_sky_visible')"
             " ORDER BY i.captured_at", (source, since, until))
         return [dict(r) for r in rows]
 
