@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_store_100k as hundred_k  # noqa: E402
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
-import bench_store_100k as hundred_k  # noqa: E402
 from daemon.api.app import build_app  # noqa: E402
 from daemon.api.health import HealthContext  # noqa: E402
-from daemon.config.load import parse_config  # noqa: E402
 from daemon.config.api import ApiSettings  # noqa: E402
+from daemon.config.load import parse_config  # noqa: E402
 from daemon.controls import Controls  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from daemon.resources import open_resources  # noqa: E402
