@@ -54,6 +54,7 @@ def setup_web(app: web.Application, ctx: WebContext) -> None:
     r.add_get("/items/{id}", pages.item_page)
     r.add_get("/files/{id}", pages.file_handler)
     r.add_get("/thumbs/{id}.jpg", pages.thumb_handler)
+    r.add_get("/items/{id}/results/{result}/preview", pages.result_preview)
     r.add_get("/sky/{source}", pages.sky_page)
     r.add_get("/map/{source}", pages.map_page)
     r.add_get("/telescope/{source}", pages.telescope_page)

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from daemon.api.params import path_id, query_int
+from daemon.api.params import MAX_ID, bounded_int, path_id, query_int
 from daemon.web import views
 from daemon.web.forms import csrf_token, set_csrf
 from daemon.web.land import land_path
@@ -125,6 +125,24 @@ async def file_handler(request: web.Request) -> web.StreamResponse:
     if request.query.get("download") == "1":
         response.headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
     return response
+
+
+async def result_preview(request: web.Request) -> web.StreamResponse:
+    """``/items/{id}/results/{result}/preview``: the colour-mapped index PNG a processor wrote
+    beside the item's file (``output.files.preview``), only from inside the library root."""
+    item_id = path_id(request, "item")
+    result_id = bounded_int(request.match_info["result"], "result id", 1, MAX_ID)
+    original = await _library_file(request, item_id)
+    item = await request.app[WEB].store.item_with_results(item_id)
+    result = next((r for r in (item or {}).get("results", []) if r["id"] == result_id), None)
+    name = ((result or {}).get("output") or {}).get("files", {}).get("preview")
+    root = request.app[WEB].library_root().resolve()
+    if not isinstance(name, str) or "/" in name or "\\" in name:
+        raise web.HTTPNotFound(reason=f"result {result_id} of item {item_id} has no preview")
+    path = (original.parent / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise web.HTTPNotFound(reason=f"result {result_id} of item {item_id} has no preview")
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=300"})
 
 
 NO_PREVIEW = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'

@@ -137,3 +137,28 @@ async def test_forms_need_the_csrf_cookie_or_the_api_token(res: Resources, tmp_p
     ok = await token_client.post("/api/controls/downloads/resume",
                                  headers={"Authorization": "Bearer " + "t" * 20})
     assert ok.status == 200 and (await ok.json())["downloads_paused"] is False
+
+
+async def test_an_index_preview_is_served_from_beside_its_image_only(res: Resources, tmp_path: Path,
+                                                                     aiohttp_client) -> None:
+    library = res.cfg.library.root
+    (library / "uploads").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(library / "uploads" / "field.png")
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(library / "uploads" / "field.ndvi.png")
+    item = _insert(res.store.path, "uploads", "u1", "uploads/field.png", {})
+    conn = sqlite3.connect(res.store.path)
+    for processor, preview in (("vegetation", "field.ndvi.png"), ("evil", "../../secret.png")):
+        conn.execute("INSERT INTO results (item_id, source, processor, status, output, created_at, updated_at)"
+                     " VALUES (?, 'uploads', ?, 'completed', ?, 'now', 'now')",
+                     (item, processor, json.dumps({"ndvi": {"mean": 0.4}, "files": {"preview": preview}})))
+    conn.commit()
+    ids = [r[0] for r in conn.execute("SELECT id FROM results ORDER BY id")]
+    conn.close()
+    app, _ctx = _app(res, tmp_path)
+    client = await aiohttp_client(app)
+    page = await (await client.get(f"/items/{item}")).text()
+    assert f"/items/{item}/results/{ids[0]}/preview" in page and "0.4" in page
+    good = await client.get(f"/items/{item}/results/{ids[0]}/preview")
+    assert good.status == 200 and (await good.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (await client.get(f"/items/{item}/results/{ids[1]}/preview")).status == 404
+    assert (await client.get(f"/items/{item}/results/999/preview")).status == 404
