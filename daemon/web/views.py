@@ -5,6 +5,7 @@ from the same store queries as ``harvestd status`` / ``stats`` and ``/api/health
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,9 +96,16 @@ async def overview(app: web.Application) -> dict[str, Any]:
             "generated_at": now.isoformat(timespec="seconds"), "sources": cards,
             "downloader": {**checks["downloader"], "paused": ctx.controls.downloads_paused,
                            "transfers": transfers},
-            "worker": {**checks["worker"], "backlog": backlog},
+            "worker": {**checks["worker"], "backlog": backlog, **_throughput(app[HEALTH].worker)},
             "library": checks["library"], "event_loop": checks["event_loop"],
             "controls": ctx.controls.summary(), "counts": counts}
+
+
+def _throughput(worker: Any) -> dict[str, Any]:
+    """Results this process completed and their rate per minute since it started."""
+    processed = int(getattr(worker, "processed", 0))
+    minutes = max(1.0, (time.monotonic() - float(getattr(worker, "started_s", time.monotonic()))) / 60.0)
+    return {"processed": processed, "per_minute": round(processed / minutes, 2)}
 
 
 def _bound(text: str | None) -> str | None:

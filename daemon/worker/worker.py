@@ -45,6 +45,7 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         self.settings = settings
         self.pool = pool
         self.processed = 0
+        self.started_s = time.monotonic()  # throughput = processed since then
         self._threads = asyncio.Semaphore(settings.threads)  # decode + inference at once
         # outputs finished together are recorded in one transaction (group commit)
         self._completions: GroupCommit[tuple[int, ResultOutput, float], bool] = GroupCommit(
