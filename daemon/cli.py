@@ -26,8 +26,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 DESCRIPTION = """\
 harvestd finds new images at remote sources on a schedule, downloads them into a
-library folder, records them in SQLite and runs image models (cloud cover in octas)
-on them. Configuration: config.toml (see README.md, "Configuration reference").
+library folder, records them in SQLite and runs image models (cloud cover in octas,
+NDVI) on them; it serves a dashboard on its API address and runs satellite-chip model
+tasks for bounding boxes. Configuration: config.toml (see README.md, "Configuration
+reference").
 """
 
 

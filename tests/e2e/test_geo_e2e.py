@@ -141,3 +141,20 @@ async def test_a_daemon_killed_mid_data_processing_carries_on_after_a_restart(st
         if daemon.proc.returncode is None:
             daemon.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(daemon.proc.wait(), 30)
+
+
+async def test_geo_task_on_a_terminal_shows_its_bars(stac, tmp_path: Path) -> None:
+    from tests.e2e.test_backfill_console import run_on_a_terminal, screen_lines
+
+    _site, url, scenes = stac
+    config = _config(tmp_path, url)
+    request = tmp_path / "task.json"
+    request.write_text(json.dumps(_request(scenes)), encoding="utf-8")
+    status, output = await run_on_a_terminal(["geo-task", str(request), "--config", str(config)], tmp_path)
+    lines = screen_lines(output)
+    assert status == 0, output[-2000:]
+    chips = [line for line in lines if line.strip().startswith("chips")]
+    predictions = [line for line in lines if line.strip().startswith("predictions")]
+    assert chips and "4/4" in chips[-1], lines
+    assert predictions and "2/2" in predictions[-1], lines
+    assert any(line.startswith("task 1: completed") for line in lines)
