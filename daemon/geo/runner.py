@@ -4,6 +4,10 @@ One process at a time advances a task: it holds the task's lease (renewed while 
 the daemon and ``harvestd geo-task`` both take it), so a task whose process died is taken
 over once the lease expires.
 
+A STAC API that is down or busy (5xx, a network error, 429 — after the HTTP client's own
+retries) does not fail the task: it waits ``RETRY_LATER_S`` and tries again, its ``error``
+saying why meanwhile; a refusal (another 4xx) fails it with the reason.
+
 - **data_processing**: one STAC search per bbox over all its steps' windows; for each chip
   cell and step the least cloudy scene covering the chip (:func:`daemon.geo.stac.choose_scene`).
   The result — the *plan* — is stored once; then each planned chip is read (``[geo]
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -42,11 +47,12 @@ from daemon.geo.plan import library_file, make_plan
 from daemon.geo.predict import PredictionError, load_stack, open_session, run_index, run_onnx
 from daemon.geo.report import CHIP_ON_DISK, summarize
 from daemon.geo.request import GeoRequest
-from daemon.http import HttpClient
+from daemon.http import HttpClient, HttpError
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.geo")
 PROGRESS_EVERY_S = 1.0
+RETRY_LATER_S = 60.0  # a task whose STAC API failed (5xx, network) tries again after this
 
 
 class Either:
@@ -97,6 +103,8 @@ class GeoTaskRunner:
         self.wake = asyncio.Event()
         self._sessions: dict[Path, ort.InferenceSession] = {}
         self._earthdata: Earthdata | None = None
+        self._not_before: dict[int, float] = {}  # task id → monotonic time of its next attempt
+        self.retry_later_s = RETRY_LATER_S
         #: called with (task id, item key) after each chip or prediction is recorded (CLI progress, tests)
         self.on_recorded: Callable[[int, str], None] | None = None
 
@@ -107,6 +115,8 @@ class GeoTaskRunner:
             for task in await self.store.open_tasks([TaskKind.GEO_MODEL]):
                 if stop.is_set():
                     break
+                if self._not_before.get(task["id"], 0.0) > time.monotonic():
+                    continue  # its STAC API failed a moment ago
                 await self.advance(task["id"], stop)
             await wait_any([stop, self.wake], self.poll_s)
 
@@ -126,10 +136,18 @@ class GeoTaskRunner:
                         return task["stage"] if task else None
                     try:
                         await self._step(task, halt)
+                    except HttpError as exc:
+                        if not exc.transient():
+                            await self._fail(task_id, exc)
+                            continue
+                        # the STAC API is down or busy (after the client's retries): the task
+                        # waits and tries again; its error says why meanwhile
+                        self._not_before[task_id] = time.monotonic() + self.retry_later_s
+                        log.warning("geo_task_retry_later", error=str(exc), retry_in_s=self.retry_later_s)
+                        await self.store.update_task(task_id, error=f"waiting to retry: {exc}")
+                        return task["stage"]
                     except Exception as exc:  # the reason is the task's, not the daemon's
-                        reason = f"{type(exc).__name__}: {exc}"
-                        log.warning("geo_task_failed", error=reason)
-                        await self.store.update_task(task_id, stage=TaskStage.FAILED, error=reason)
+                        await self._fail(task_id, exc)
                 current = await self.store.get_task(task_id)
                 return current["stage"] if current else None
         finally:
@@ -137,6 +155,11 @@ class GeoTaskRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             await asyncio.shield(self.store.release_task(task_id, self.owner))
+
+    async def _fail(self, task_id: int, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("geo_task_failed", error=reason)
+        await self.store.update_task(task_id, stage=TaskStage.FAILED, error=reason)
 
     async def _renew(self, task_id: int, lost: asyncio.Event) -> None:
         """Renew the lease every third of its length; when another process has taken it (this

@@ -220,3 +220,26 @@ async def test_a_runner_whose_lease_was_taken_stops_working_on_the_task(geo: Geo
     lost = asyncio.Event()
     await asyncio.wait_for(runner._renew(task_id, lost), 5)
     assert lost.is_set()
+
+
+async def test_a_stac_outage_makes_the_task_wait_not_fail(geo: GeoWorld) -> None:
+    geo.add(JUNE[0])
+    task_id = await geo.store.create_task("geo_model", _body(_boxes(geo)[:1], num_steps=1),
+                                          stage="data_processing")
+    geo.site.unavailable = 10**6  # 503 to every search, after the client's retries too
+    runner = geo.runner()
+    assert await runner.advance(task_id, asyncio.Event()) == "data_processing"
+    task = await geo.store.get_task(task_id)
+    assert task is not None and task["error"].startswith("waiting to retry: ") and "503" in task["error"]
+    geo.site.unavailable = 0  # the API is back
+    assert await runner.advance(task_id, asyncio.Event()) == "completed"
+    task = await geo.store.get_task(task_id)
+    assert task is not None and task["error"] is None
+
+
+async def test_a_collection_with_nothing_fails_the_task_saying_so(geo: GeoWorld) -> None:
+    geo.add(JUNE[0])
+    geo.settings = geo.settings.model_copy(update={"collection": "no-such"})
+    task = await geo.run_task(_body(_boxes(geo)[:1], num_steps=1))
+    # a collection the API does not hold: no items, hence no scene for any step
+    assert task["stage"] == "failed" and "no scene" in task["error"]
