@@ -189,3 +189,32 @@ def test_a_form_posted_from_another_origin_is_refused(dashboard: Dashboard, brow
     assert answer.value.status == 403
     assert query(dashboard.db, "SELECT scope FROM controls WHERE scope = 'downloads'") == []
     page.close()
+
+
+def test_an_upload_by_the_page_is_processed_and_its_preview_shown(dashboard: Dashboard, browser: Any,
+                                                                   tmp_path: Any) -> None:
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    picture = tmp_path / "field.png"
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(picture)
+    page = Watched(browser, dashboard.url).open("/uploads")
+    if page.locator("#api-token").count():  # an earlier test configured a token
+        page.fill("#api-token", TOKEN)
+        page.locator("#api-token").dispatch_event("change")
+    page.set_input_files("#upload input[type=file]", str(picture))
+    page.locator("#upload button").click()
+    page.wait_for_function("document.getElementById('upload-result').textContent.startsWith('received')")
+    item_id = int(page.locator("#upload-result").inner_text().split("item ")[1].split(" ")[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and query(dashboard.db, "SELECT status FROM items WHERE id = ?",
+                                                   (item_id,))[0][0] != "processed":
+        time.sleep(0.2)
+    page.goto(f"{dashboard.url}/items/{item_id}", wait_until="networkidle")
+    preview = page.locator("img.preview")
+    assert preview.count() == 1 and preview.evaluate("img => img.naturalWidth") == 160
+    assert "VARI" in page.inner_text("main")
+    page.close()
