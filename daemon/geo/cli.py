@@ -125,7 +125,13 @@ def run_geo_task(cfg: Config, request_file: Path | None, resume: int | None, sho
                     progress or contextlib.nullcontext():
                 follower = asyncio.create_task(_follow(store, task_id, progress, done))
                 runner = GeoTaskRunner(store, http, lambda: context, pool, owner)
-                if await runner.advance(task_id, stop) is None:
+                stage = await runner.advance(task_id, stop)
+                while stage not in (None, *FINAL) and not stop.is_set():  # a STAC outage: wait, retry
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), runner.retry_later_s)
+                    if not stop.is_set():
+                        stage = await runner.advance(task_id, stop)
+                if stage is None:
                     print(f"task {task_id} is being advanced by another process (the daemon?): following it",
                           file=sys.stderr, flush=True)
                     await asyncio.wait([follower, asyncio.create_task(stop.wait())],
