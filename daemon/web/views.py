@@ -69,7 +69,9 @@ async def overview(app: web.Application) -> dict[str, Any]:
     now = datetime.now(UTC)
     jobs = checks["scheduler"].get("jobs", {})
     states = checks["sources"].get("sources", {})
-    names = sorted(set(ctx.sources()) | {r["source"] for r in counts["items"]})
+    # geo tasks' chips (source geo:N) are the tasks' (queues page), not cards of their own
+    stored = {r["source"] for r in counts["items"] if not r["source"].startswith("geo:")}
+    names = sorted(set(ctx.sources()) | stored)
     cards = []
     for name in names:
         state = states.get(name, {})
