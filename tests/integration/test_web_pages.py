@@ -162,3 +162,22 @@ async def test_an_index_preview_is_served_from_beside_its_image_only(res: Resour
     assert good.status == 200 and (await good.read())[:8] == b"\x89PNG\r\n\x1a\n"
     assert (await client.get(f"/items/{item}/results/{ids[1]}/preview")).status == 404
     assert (await client.get(f"/items/{item}/results/999/preview")).status == 404
+
+
+async def test_pages_render_odd_but_valid_rows(res: Resources, tmp_path: Path, aiohttp_client) -> None:
+    """A user classifier's result: octas without a cloud fraction; an item with no file yet."""
+    item = _insert(res.store.path, "sky", "k1", "sky/none.jpg", {"note": "<b>not markup</b>"})
+    conn = sqlite3.connect(res.store.path)
+    conn.execute("INSERT INTO results (item_id, source, processor, status, output, octas, created_at,"
+                 " updated_at) VALUES (?, 'sky', 'octas', 'completed', ?, 4, 'now', 'now')",
+                 (item, json.dumps({"condition": "day"})))
+    conn.commit()
+    conn.close()
+    app, _ctx = _app(res, tmp_path)
+    client = await aiohttp_client(app)
+    page = await client.get(f"/items/{item}")
+    text = await page.text()
+    assert page.status == 200 and 'data-octas="4"' in text
+    assert "&lt;b&gt;not markup&lt;/b&gt;" in text  # autoescaped
+    for path in ("/", "/gallery/sky", "/sky/sky", "/queues", "/uploads", "/telescope/slooh"):
+        assert (await client.get(path)).status == 200, path
