@@ -38,7 +38,8 @@ class ControlsContext:
 CONTROLS: web.AppKey[ControlsContext] = web.AppKey("controls", ControlsContext)
 
 
-def _action(request: web.Request) -> bool:
+def pausing(request: web.Request) -> bool:
+    """The route's ``{action}``: True for pause, False for resume (404 for anything else)."""
     action = request.match_info["action"]
     if action not in ("pause", "resume"):
         raise web.HTTPNotFound(reason=f"no action {action!r} (pause or resume)")
@@ -59,7 +60,7 @@ async def get_controls(request: web.Request) -> web.Response:
 async def post_downloads(request: web.Request) -> web.Response:
     """Pause or resume every download; answers the controls."""
     ctx = request.app[CONTROLS]
-    paused = _action(request)
+    paused = pausing(request)
     changed = await ctx.controls.set(DOWNLOADS, paused, _by(request))
     if not paused:
         ctx.wake_downloads()
@@ -72,7 +73,7 @@ async def post_source(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in ctx.sources():
         raise web.HTTPNotFound(reason=f"no source {name!r}")
-    changed = await ctx.controls.set(source_scope(name), _action(request), _by(request))
+    changed = await ctx.controls.set(source_scope(name), pausing(request), _by(request))
     return web.json_response({**ctx.controls.summary(), "changed": changed})
 
 

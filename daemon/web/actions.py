@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from daemon.api.controls import pausing
 from daemon.api.tasks import TASKS
 from daemon.errors import InputError
 from daemon.store.web import DOWNLOADS, source_scope
@@ -27,13 +28,6 @@ async def _form(request: web.Request) -> dict[str, str]:
     return form
 
 
-def _action(request: web.Request) -> bool:
-    action = request.match_info["action"]
-    if action not in ("pause", "resume"):
-        raise web.HTTPNotFound(reason=f"no action {action!r} (pause or resume)")
-    return action == "pause"
-
-
 def _by(request: web.Request) -> str:
     return f"dashboard {request.remote or '?'}"
 
@@ -45,14 +39,14 @@ async def source_action(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in ctx.sources():
         raise web.HTTPNotFound(reason=f"no source {name!r}")
-    await ctx.controls.set(source_scope(name), _action(request), _by(request))
+    await ctx.controls.set(source_scope(name), pausing(request), _by(request))
     raise web.HTTPSeeOther(back_to(form))
 
 
 async def downloads_action(request: web.Request) -> web.Response:
     """Pause or resume every download."""
     form = await _form(request)
-    await request.app[WEB].controls.set(DOWNLOADS, _action(request), _by(request))
+    await request.app[WEB].controls.set(DOWNLOADS, pausing(request), _by(request))
     raise web.HTTPSeeOther(back_to(form))
 
 
