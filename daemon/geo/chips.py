@@ -38,6 +38,9 @@ GDAL_ENV: dict[str, Any] = {
 }
 
 
+MAX_BLOCK_PIXELS = 4096 * 4096  # COGs use 256-1024 px blocks; a strip of a small file is fine too
+
+
 class ChipReadError(Exception):
     """A band of a scene could not be read (missing file, not a raster, network)."""
 
@@ -73,6 +76,10 @@ def read_band(ref: BandRef, window: ChipWindow, env: Mapping[str, Any]) -> np.nd
     """
     try:
         with rasterio.Env(**env), rasterio.open(gdal_path(ref.href)) as src:
+            rows, cols = src.block_shapes[0]
+            if rows * cols > MAX_BLOCK_PIXELS:  # one block is decoded whole: a hostile file's could be GBs
+                raise ChipReadError(f"{ref.href}: internal blocks of {cols} × {rows} pixels (more than "
+                                    f"{MAX_BLOCK_PIXELS:,}): not a cloud-optimized GeoTIFF this reads")
             crs = CRS.from_epsg(window.epsg)
             with WarpedVRT(src, crs=crs, transform=window.transform, width=window.size, height=window.size,
                            resampling=Resampling.nearest, src_nodata=ref.nodata, nodata=ref.nodata) as vrt:

@@ -143,3 +143,19 @@ async def test_bbox_across_two_scenes_takes_each_chip_from_a_scene_covering_it(g
             dn = src.read(1)
         expected = (np.round(refl[2, row0:row0 + 128, col0:col0 + 128] * 10000) + 1000).astype(np.uint16)
         assert np.array_equal(dn, expected)
+
+
+def test_a_file_with_giant_blocks_is_refused_before_decoding(tmp_path) -> None:
+    from rasterio.transform import Affine
+
+    from daemon.geo.chips import GDAL_ENV, BandRef, ChipReadError, ChipWindow, read_band
+
+    path = tmp_path / "huge_blocks.tif"
+    profile = {"driver": "GTiff", "width": 600, "height": 600, "count": 1, "dtype": "uint16",
+               "crs": "EPSG:32650", "transform": Affine(10, 0, 440000, 0, -10, 4350000), "nodata": 0, "tiled": True,
+               "blockxsize": 8192, "blockysize": 8192, "compress": "deflate"}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.ones((1, 600, 600), np.uint16))
+    window = ChipWindow(32650, Affine(10, 0, 440000, 0, -10, 4350000), 64)
+    with pytest.raises(ChipReadError, match="internal blocks of 8192 × 8192 pixels"):
+        read_band(BandRef(str(path), 0), window, GDAL_ENV)
