@@ -152,8 +152,8 @@ def test_a_file_with_giant_blocks_is_refused_before_decoding(tmp_path) -> None:
 
     path = tmp_path / "huge_blocks.tif"
     profile = {"driver": "GTiff", "width": 600, "height": 600, "count": 1, "dtype": "uint16",
-               "crs": "EPSG:32650", "transform": Affine(10, 0, 440000, 0, -10, 4350000), "nodata": 0, "tiled": True,
-               "blockxsize": 8192, "blockysize": 8192, "compress": "deflate"}
+               "crs": "EPSG:32650", "transform": Affine(10, 0, 440000, 0, -10, 4350000), "nodata": 0,
+               "tiled": True, "blockxsize": 8192, "blockysize": 8192, "compress": "deflate"}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.ones((1, 600, 600), np.uint16))
     window = ChipWindow(32650, Affine(10, 0, 440000, 0, -10, 4350000), 64)
