@@ -65,9 +65,10 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     })
     staging = absolute(cfg.downloads.staging_dir) if cfg.downloads.staging_dir else None
     downloads = cfg.downloads.model_copy(update={"staging_dir": staging})
+    models = {name: m.model_copy(update={"path": absolute(m.path)}) for name, m in cfg.models.items()}
     return cfg.model_copy(
         update={"data_dir": data_dir, "processors": processors, "store": store, "library": library,
-                "downloads": downloads}
+                "downloads": downloads, "models": models}
     )
 
 

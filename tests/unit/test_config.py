@@ -149,3 +149,22 @@ def test_an_unknown_key_suggests_the_closest_known_one(tmp_path, text, line, exp
     with pytest.raises(ConfigError) as err:
         parse_config(text, tmp_path / "c.toml")
     assert str(err.value) == f"{tmp_path / 'c.toml'}:{line}: {expected}"
+
+
+@pytest.mark.parametrize("name", ["geo:7", "my sky", "a/b", ""])
+def test_a_source_name_must_be_plain(tmp_path, name):
+    text = f'[sources."{name}"]\nkind = "skycam"\nurl_template = "http://x/{{t:%Y}}.jpg"\nminutes = [2]\n'
+    with pytest.raises(ConfigError, match="use letters, digits"):
+        parse_config(text, tmp_path / "c.toml")
+
+
+def test_a_user_geo_model_cannot_take_a_builtin_name_and_needs_one_value_per_band(tmp_path):
+    with pytest.raises(ConfigError, match="'ndvi' is a built-in model"):
+        parse_config('[models.ndvi]\npath = "m.onnx"\nbands = ["B04"]\nmean = [0]\nstd = [1]\n',
+                     tmp_path / "c.toml")
+    with pytest.raises(ConfigError, match="one value per band"):
+        parse_config('[models.flood]\npath = "m.onnx"\nbands = ["B04", "B08"]\nmean = [0]\nstd = [1, 1]\n',
+                     tmp_path / "c.toml")
+    cfg = parse_config('[models.flood]\npath = "m.onnx"\nbands = ["B04"]\nmean = [0.1]\nstd = [0.2]\n',
+                       tmp_path / "c.toml")
+    assert cfg.models["flood"].path == (tmp_path / "m.onnx").resolve()  # beside the config, like every path
