@@ -1,9 +1,11 @@
-"""The HTTP API (aiohttp.web on the daemon's event loop): health, queue status, metrics.
+"""The HTTP API (aiohttp.web on the daemon's event loop): health, queue status, metrics,
+uploads, tasks, geo tasks, controls — and the dashboard (:mod:`daemon.web`) on the same app.
 
 Errors are JSON ``{"error": "…"}`` with their status code (never a traceback page). Every
 request passes :mod:`daemon.api.guard` (Host allow-list, no cross-site writes). With
 ``[api] token`` set, every request that is not a GET/HEAD needs ``Authorization: Bearer
-<token>`` (compared in constant time).
+<token>`` (compared in constant time) — except the dashboard's form posts under ``/ui/``,
+which carry the token in a form field and are checked by :mod:`daemon.web.forms`.
 """
 
 from __future__ import annotations
