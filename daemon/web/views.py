@@ -97,6 +97,7 @@ async def overview(app: web.Application) -> dict[str, Any]:
     return {"status": "unhealthy" if not healthy else "degraded" if any(not c["ok"] for c in cards) else "ok",
             "generated_at": now.isoformat(timespec="seconds"), "sources": cards,
             "downloader": {**checks["downloader"], "paused": ctx.controls.downloads_paused,
+                           "restarts": int(getattr(app[HEALTH].downloader, "restarts", 0)),
                            "transfers": transfers},
             "worker": {**checks["worker"], "backlog": backlog, **_throughput(app[HEALTH].worker)},
             "library": checks["library"], "event_loop": checks["event_loop"],
