@@ -42,8 +42,8 @@ class ApiSettings(Model):
     ``max_task_range_days``: the longest backfill range a task may ask for (400 beyond).
     ``header_timeout_s``: a connection that has not sent a whole request head (or sits idle
     between requests) this long is closed (slow clients cannot hold descriptors).
-    ``map_tile_url``: an optional tile URL template shown on the dashboard's ISS map for
-    online users (the bundled land outline needs none).
+    ``map_tile_url``: an optional XYZ tile URL template (``https://…/{z}/{x}/{y}.png``) drawn
+    under the dashboard's ISS map for online users (the bundled land outline needs none).
     """
 
     enabled: bool = True
@@ -52,7 +52,7 @@ class ApiSettings(Model):
     allowed_hosts: list[str] = Field(default_factory=list)
     max_task_range_days: int = Field(366, ge=1, le=100_000)
     header_timeout_s: float = Field(15.0, gt=0, le=600)
-    map_tile_url: str | None = None
+    map_tile_url: str | None = Field(None, pattern=r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:

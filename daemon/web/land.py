@@ -1,7 +1,8 @@
 """The world map's land: Natural Earth 1:110m land (public domain) as TopoJSON from the
 world-atlas package (ISC licence, ``data/world-atlas.LICENSE.txt``), drawn as one SVG path
-in an equirectangular projection (x = lon + 180, y = 90 − lat, degrees: a 360 × 180 view box);
-a ring across the antimeridian is drawn twice, shifted by 360°, and clipped by the view box.
+in the Web Mercator projection (EPSG:3857, the projection of XYZ map tiles, so an online tile
+layer lines up): a ``SIZE`` × ``SIZE`` view box, latitudes clamped to ±85.0511°; a ring
+across the antimeridian is drawn twice, shifted by 360°, and clipped by the view box.
 
 TopoJSON decoding follows the specification (github.com/topojson/topojson-specification
 §2.1.2 quantized arcs: delta-encoded integers, ``transform`` scale and translate; §2.2.1 arc
@@ -11,9 +12,14 @@ indexes, a negative index ``~i`` is arc ``i`` reversed).
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from importlib import resources
 from typing import Any
+
+SIZE = 360.0  # the map's view box is SIZE × SIZE
+MAX_LAT = 85.0511287798  # Web Mercator's limit: the tile pyramid's square world
+TILE_ZOOM = 2  # 4 × 4 tiles when a tile URL is configured
 
 
 def _arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
@@ -66,11 +72,24 @@ def land_path() -> str:
                 lons = [lon for lon, _lat in ring]
                 shifts = [0.0] + ([360.0] if min(lons) < -180 else []) + ([-360.0] if max(lons) > 180 else [])
                 for shift in shifts:  # a ring across the antimeridian is drawn on both sides (clipped)
-                    parts.append("M" + "L".join(f"{lon + shift + 180:.1f},{90 - lat:.1f}" for lon, lat in ring)
-                                 + "Z")
+                    points = (to_xy(lon + shift, lat) for lon, lat in ring)
+                    parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in points) + "Z")
     return "".join(parts)
 
 
 def to_xy(lon: float, lat: float) -> tuple[float, float]:
-    """A point's position on the map (the same projection as :func:`land_path`)."""
-    return round(lon + 180.0, 3), round(90.0 - lat, 3)
+    """A point's position on the map, Web Mercator in view-box units (as :func:`land_path`):
+    x = (lon + 180) / 360 · SIZE, y = (1 − ln(tan φ + sec φ) / π) / 2 · SIZE."""
+    phi = math.radians(max(-MAX_LAT, min(MAX_LAT, lat)))
+    x = (lon + 180.0) / 360.0 * SIZE
+    y = (1.0 - math.log(math.tan(phi) + 1.0 / math.cos(phi)) / math.pi) / 2.0 * SIZE
+    return round(x, 3), round(y, 3)
+
+
+def tiles(url_template: str, zoom: int = TILE_ZOOM) -> list[tuple[str, float, float, float]]:
+    """The XYZ tiles covering the world at ``zoom``: (URL, x, y, side) in view-box units,
+    the URL from a ``{z}/{x}/{y}`` template."""
+    n = 2 ** zoom
+    side = SIZE / n
+    return [(url_template.replace("{z}", str(zoom)).replace("{x}", str(tx)).replace("{y}", str(ty)),
+             tx * side, ty * side, side) for ty in range(n) for tx in range(n)]

@@ -13,7 +13,7 @@ from aiohttp import web
 from daemon.api.params import MAX_ID, bounded_int, path_id, query_int
 from daemon.web import views
 from daemon.web.forms import csrf_token, set_csrf
-from daemon.web.land import land_path
+from daemon.web.land import SIZE, land_path, tiles
 from daemon.web.views import WEB
 
 STATUSES = ("discovered", "downloading", "downloaded", "uploaded", "processing", "processed", "failed")
@@ -79,9 +79,10 @@ async def map_page(request: web.Request) -> web.Response:
     """``/map/{source}``: ISS photo centre points on the bundled Natural Earth land outline."""
     source = _source(request, ("nasa_iss",))
     data = await views.iss_map(request.app, source, request.query)
-    return _render(request, "map.html", {"m": data, "land": land_path(),
+    url = request.app[WEB].tile_url()
+    return _render(request, "map.html", {"m": data, "land": land_path(), "size": SIZE,
                                          "nadir": request.query.get("nadir") == "1",
-                                         "tile_url": request.app[WEB].tile_url()})
+                                         "tile_url": url, "tiles": tiles(url) if url else []})
 
 
 async def telescope_page(request: web.Request) -> web.Response:

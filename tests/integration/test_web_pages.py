@@ -45,12 +45,14 @@ def _insert(db: Path, source: str, key: str, path: str, metadata: dict[str, obje
         conn.close()
 
 
-def _app(res: Resources, tmp_path: Path, token: str | None = None):  # type: ignore[no-untyped-def]
+def _app(res: Resources, tmp_path: Path, token: str | None = None,  # type: ignore[no-untyped-def]
+         tile_url: str | None = None):
     library = res.cfg.library.root
     controls = Controls(res.store)
-    kinds = {"slooh": "slooh", "sky": "skycam"}
+    kinds = {"slooh": "slooh", "sky": "skycam", "iss": "nasa_iss"}
     thumbs = Thumbnails(tmp_path / "data", res.pool)
-    web_ctx = WebContext(res.store, controls, lambda: kinds, lambda: library, thumbs, lambda: token)
+    web_ctx = WebContext(res.store, controls, lambda: kinds, lambda: library, thumbs, lambda: token,
+                         lambda: tile_url)
     settings = ApiSettings(token=token) if token else ApiSettings()
     control_ctx = ControlsContext(controls, lambda: kinds, lambda: None)
     return build_app(health_of(res), settings, controls=control_ctx, web_ctx=web_ctx), web_ctx
@@ -181,3 +183,23 @@ async def test_pages_render_odd_but_valid_rows(res: Resources, tmp_path: Path, a
     assert "&lt;b&gt;not markup&lt;/b&gt;" in text  # autoescaped
     for path in ("/", "/gallery/sky", "/sky/sky", "/queues", "/uploads", "/telescope/slooh"):
         assert (await client.get(path)).status == 200, path
+
+
+async def test_a_configured_tile_layer_is_drawn_under_the_map(res: Resources, tmp_path: Path,
+                                                              aiohttp_client) -> None:
+    from daemon.config.api import ApiSettings as Settings
+
+    with pytest.raises(ValueError):
+        Settings(map_tile_url="ftp://tiles/{z}/{x}/{y}.png")
+    with pytest.raises(ValueError):
+        Settings(map_tile_url="https://tiles.example/{z}/{x}.png")
+    url = "https://tile.example.org/{z}/{x}/{y}.png"
+    assert Settings(map_tile_url=url).map_tile_url == url
+    app, _ctx = _app(res, tmp_path, tile_url=url)
+    client = await aiohttp_client(app)
+    text = await (await client.get("/map/iss")).text()
+    assert text.count('<image href="https://tile.example.org/2/') == 16
+    assert 'href="https://tile.example.org/2/3/1.png" x="270.0" y="90.0"' in text
+    offline_app, _ctx = _app(res, tmp_path)
+    offline = await (await (await aiohttp_client(offline_app)).get("/map/iss")).text()
+    assert "<image" not in offline and 'class="land "' in offline
