@@ -28,6 +28,19 @@ def _source(request: web.Request, kinds: tuple[str, ...] | None = None) -> str:
     return name
 
 
+# a file from the library is shown, never run: no script, no form, no plugin in its document
+FILE_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+
+def page_policy(tile_url: str | None) -> str:
+    """The dashboard pages' Content-Security-Policy: scripts, styles and images from the
+    daemon only (and a configured tile server's images), forms posting to it only."""
+    tiles = " " + "/".join(tile_url.split("/", 3)[:3]) if tile_url else ""
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self' data:{tiles}; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'; object-src 'none'")
+
+
 def _render(request: web.Request, template: str, page: dict[str, Any]) -> web.Response:
     ctx = request.app[WEB]
     csrf, new = csrf_token(request)
@@ -35,6 +48,8 @@ def _render(request: web.Request, template: str, page: dict[str, Any]) -> web.Re
               "path": request.path_qs, "nav": template.removesuffix(".html")}
     response = aiohttp_jinja2.render_template(template, request, {**common, **page})
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = page_policy(ctx.tile_url())
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if new:
         set_csrf(response, csrf)
     return response
@@ -122,7 +137,8 @@ async def file_handler(request: web.Request) -> web.StreamResponse:
     requests by aiohttp's FileResponse), only inside the library root."""
     path = await _library_file(request, path_id(request, "item"))
     response = web.FileResponse(path, headers={"Cache-Control": "private, max-age=300",
-                                               "X-Content-Type-Options": "nosniff"})
+                                               "X-Content-Type-Options": "nosniff",
+                                               "Content-Security-Policy": FILE_POLICY})
     if request.query.get("download") == "1":
         response.headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
     return response

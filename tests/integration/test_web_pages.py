@@ -70,6 +70,12 @@ async def test_files_come_only_from_inside_the_library_with_ranges(res: Resource
     client = await aiohttp_client(app)
     whole = await client.get(f"/files/{good}")
     assert whole.status == 200 and whole.headers["ETag"]
+    # a library file is shown, never run (a hostile "photo" cannot script the dashboard's origin)
+    assert whole.headers["Content-Security-Policy"].startswith("sandbox;")
+    page = await client.get("/gallery/sky")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "form-action 'self'" in policy
     body = await whole.read()
     part = await client.get(f"/files/{good}", headers={"Range": "bytes=0-99"})
     assert part.status == 206 and await part.read() == body[:100]
@@ -199,6 +205,8 @@ async def test_a_configured_tile_layer_is_drawn_under_the_map(res: Resources, tm
     client = await aiohttp_client(app)
     text = await (await client.get("/map/iss")).text()
     assert text.count('<image href="https://tile.example.org/2/') == 16
+    assert "img-src 'self' data: https://tile.example.org;" in (await client.get("/map/iss")).headers[
+        "Content-Security-Policy"]
     assert 'href="https://tile.example.org/2/3/1.png" x="270.0" y="90.0"' in text
     offline_app, _ctx = _app(res, tmp_path)
     offline = await (await (await aiohttp_client(offline_app)).get("/map/iss")).text()

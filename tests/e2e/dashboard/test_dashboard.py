@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -210,7 +211,9 @@ def test_an_upload_by_the_page_is_processed_and_its_preview_shown(dashboard: Das
         page.locator("#api-token").dispatch_event("change")
     page.set_input_files("#upload input[type=file]", str(picture))
     page.locator("#upload button").click()
-    page.wait_for_function("document.getElementById('upload-result').textContent.startsWith('received')")
+    from playwright.sync_api import expect  # (no wait_for_function: the page's CSP forbids eval)
+
+    expect(page.locator("#upload-result")).to_have_text(re.compile(r"^received"), timeout=20_000)
     item_id = int(page.locator("#upload-result").inner_text().split("item ")[1].split(" ")[0])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and query(dashboard.db, "SELECT status FROM items WHERE id = ?",
