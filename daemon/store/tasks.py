@@ -63,10 +63,12 @@ class TaskQueries(StoreBase):
 
     async def open_tasks(self, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Tasks not finished yet (after a restart too), oldest first; of ``kinds`` if given."""
-        marks = ", ".join("?" for _ in OPEN_STAGES)
-        rows = await self._read(f"SELECT * FROM tasks WHERE stage IN ({marks}) ORDER BY id", OPEN_STAGES)
-        tasks = [_task(r) for r in rows]
-        return [t for t in tasks if kinds is None or t["kind"] in kinds]
+        sql = f"SELECT * FROM tasks WHERE stage IN ({', '.join('?' for _ in OPEN_STAGES)})"
+        params: list[str] = list(OPEN_STAGES)
+        if kinds is not None:  # in SQL: another kind's plan is never read and parsed
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += list(kinds)
+        return [_task(r) for r in await self._read(sql + " ORDER BY id", params)]
 
     async def update_task(self, task_id: int, **fields: Any) -> None:
         """Set ``stage``, ``follow``, ``total``, ``done``, ``failed``, ``error``, ``plan`` or
