@@ -300,7 +300,7 @@ class GeoTaskRunner:
                 if self.on_recorded is not None:
                     self.on_recorded(task_id, key)
                 continue
-            wrote = (ctx.library_root / rel).exists()
+            wrote = await asyncio.to_thread((ctx.library_root / rel).exists)  # classes: no raster
             await self.store.record_geo_item(
                 task_id, key, status="processed", path=rel if wrote else None,
                 metadata={"bbox": box, "row": row, "col": col, "preview": rel[:-4] + ".png" if wrote else None,

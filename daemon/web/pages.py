@@ -4,6 +4,7 @@ also served as JSON (:mod:`daemon.web.json_api`)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ async def map_page(request: web.Request) -> web.Response:
     source = _source(request, ("nasa_iss",))
     data = await views.iss_map(request.app, source, request.query)
     url = request.app[WEB].tile_url()
-    return _render(request, "map.html", {"m": data, "land": land_path(), "size": SIZE,
+    land = await asyncio.to_thread(land_path)  # decoded once (cached); never on the loop
+    return _render(request, "map.html", {"m": data, "land": land, "size": SIZE,
                                          "nadir": request.query.get("nadir") == "1",
                                          "tile_url": url, "tiles": tiles(url) if url else []})
 
@@ -120,22 +122,30 @@ async def queues_page(request: web.Request) -> web.Response:
     return _render(request, "queues.html", {"q": data})
 
 
-async def _library_file(request: web.Request, item_id: int) -> Path:
+def file_inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` resolved, when it is an existing file inside ``root`` (symlinks and
+    ``..`` followed first); None otherwise. Blocking (a NAS can stall): call it in a thread."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    return path if path.is_relative_to(base) and path.is_file() else None
+
+
+async def _library_file(request: web.Request, item_id: int) -> tuple[Path, dict[str, Any]]:
+    """The item's file (never a path outside the library) and the item with its results."""
     ctx = request.app[WEB]
     item = await ctx.store.item_with_results(item_id)
     if item is None or not item.get("path") or item["status"] == "failed":
         raise web.HTTPNotFound(reason=f"no file for item {item_id}")
-    root = ctx.library_root().resolve()
-    path = (root / item["path"]).resolve()
-    if not path.is_relative_to(root) or not path.is_file():  # never a path outside the library
+    path = await asyncio.to_thread(file_inside, ctx.library_root(), item["path"])
+    if path is None:
         raise web.HTTPNotFound(reason=f"no file for item {item_id}")
-    return path
+    return path, item
 
 
 async def file_handler(request: web.Request) -> web.StreamResponse:
     """``/files/{id}``: the item's file from the library (``ETag``, ``Range``, conditional
     requests by aiohttp's FileResponse), only inside the library root."""
-    path = await _library_file(request, path_id(request, "item"))
+    path, _item = await _library_file(request, path_id(request, "item"))
     response = web.FileResponse(path, headers={"Cache-Control": "private, max-age=300",
                                                "X-Content-Type-Options": "nosniff",
                                                "Content-Security-Policy": FILE_POLICY})
@@ -149,17 +159,18 @@ async def result_preview(request: web.Request) -> web.StreamResponse:
     beside the item's file (``output.files.preview``), only from inside the library root."""
     item_id = path_id(request, "item")
     result_id = bounded_int(request.match_info["result"], "result id", 1, MAX_ID)
-    original = await _library_file(request, item_id)
-    item = await request.app[WEB].store.item_with_results(item_id)
-    result = next((r for r in (item or {}).get("results", []) if r["id"] == result_id), None)
+    _original, item = await _library_file(request, item_id)
+    result = next((r for r in item["results"] if r["id"] == result_id), None)
     name = ((result or {}).get("output") or {}).get("files", {}).get("preview")
-    root = request.app[WEB].library_root().resolve()
-    if not isinstance(name, str) or "/" in name or "\\" in name:
+    path = None
+    if isinstance(name, str) and "/" not in name and "\\" not in name:  # a name beside the item's file
+        beside = str(Path(item["path"]).parent / name)
+        path = await asyncio.to_thread(file_inside, request.app[WEB].library_root(), beside)
+    if path is None:
         raise web.HTTPNotFound(reason=f"result {result_id} of item {item_id} has no preview")
-    path = (original.parent / name).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise web.HTTPNotFound(reason=f"result {result_id} of item {item_id} has no preview")
-    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=300"})
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=300",
+                                           "X-Content-Type-Options": "nosniff",
+                                           "Content-Security-Policy": FILE_POLICY})
 
 
 NO_PREVIEW = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
@@ -171,7 +182,7 @@ async def thumb_handler(request: web.Request) -> web.StreamResponse:
     """``/thumbs/{id}.jpg``: the cached thumbnail (made on first request); a file that is not
     an image (FITS, a camera text file, a multi-band GeoTIFF) gets a labelled placeholder."""
     item_id = path_id(request, "item")
-    path = await _library_file(request, item_id)
+    path, _item = await _library_file(request, item_id)
     thumb = await request.app[WEB].thumbs.get(item_id, path)
     if thumb is None:
         label = (path.suffix.lstrip(".").upper() or "file")[:8]

@@ -168,6 +168,7 @@ async def test_an_index_preview_is_served_from_beside_its_image_only(res: Resour
     assert f"/items/{item}/results/{ids[0]}/preview" in page and "0.4" in page
     good = await client.get(f"/items/{item}/results/{ids[0]}/preview")
     assert good.status == 200 and (await good.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    assert good.headers["Content-Security-Policy"].startswith("sandbox;")
     assert (await client.get(f"/items/{item}/results/{ids[1]}/preview")).status == 404
     assert (await client.get(f"/items/{item}/results/999/preview")).status == 404
 
