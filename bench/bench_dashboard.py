@@ -35,7 +35,7 @@ from daemon.config.load import parse_config  # noqa: E402
 from daemon.controls import Controls  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from daemon.resources import open_resources  # noqa: E402
-from daemon.store import Store  # noqa: E402
+from daemon.store import SqliteStore  # noqa: E402
 from daemon.web.thumbs import Thumbnails  # noqa: E402
 from daemon.web.views import WebContext  # noqa: E402
 
@@ -54,7 +54,7 @@ async def main() -> None:
         data.mkdir()
         db = data / "harvest.db"
         per_source = args.items // len(hundred_k.SOURCES)
-        async with Store.open(db) as store:
+        async with SqliteStore.open(db) as store:
             for source in hundred_k.SOURCES:
                 await store.add_items(source, hundred_k.specs(source, per_source))
         await asyncio.to_thread(hundred_k.shape, db)

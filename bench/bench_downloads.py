@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from daemon.config.load import load_config  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
 from daemon.resources import open_resources  # noqa: E402
-from daemon.store import NewItem, Store  # noqa: E402
+from daemon.store import NewItem, SqliteStore  # noqa: E402
 
 ARIA2 = {"max_concurrent_downloads": 5, "split": 4, "max_connection_per_server": 4,
          "min_split_size_mib": 20, "file_allocation": "none", "disk_cache_mib": 16}
@@ -106,7 +106,7 @@ verify_images = false
 """)
     cfg = load_config(config)
     captured = datetime(2025, 1, 1, tzinfo=UTC)
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         await store.add_items("bench", [NewItem(n, f"{base}{n}", captured, f"bench/{n[:4]}/{n}")
                                         for n in names])
     started = time.perf_counter()

@@ -43,7 +43,7 @@ from daemon.geo.config import GeoModelSettings, GeoSettings  # noqa: E402
 from daemon.geo.runner import GeoContext, GeoTaskRunner  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
-from daemon.store import Store  # noqa: E402
+from daemon.store import SqliteStore  # noqa: E402
 from tests.conftest import serve_app  # noqa: E402
 from tests.fakes import s2_scenes  # noqa: E402
 from tests.fakes.s2_scenes import SceneSpec, item_dict, write_cog  # noqa: E402
@@ -120,7 +120,7 @@ async def harvestd(site: StacSite, url: str, hrefs_base: str | None, scenes: lis
             "cloud_coverage": 50, "num_steps": dates, "data_source": "S2", "temporal_step": 10,
             "temporal_tolerance": 2}
     settings = GeoSettings(stac_url=url, chip_reads=2)
-    async with Store.open(work / "h.db") as store, HttpClient(HttpSettings()) as http:
+    async with SqliteStore.open(work / "h.db") as store, HttpClient(HttpSettings()) as http:
         with ThreadPoolExecutor(2) as pool:
             context = GeoContext(settings, models, work / "lib")
             runner = GeoTaskRunner(store, http, lambda: context, pool, "bench")

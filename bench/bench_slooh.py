@@ -34,7 +34,7 @@ from daemon.pipeline import run_window  # noqa: E402
 from daemon.sources.registry import build_source  # noqa: E402
 from daemon.sources.slooh.api import SloohApi  # noqa: E402
 from daemon.sources.slooh.paging import walk_pages  # noqa: E402
-from daemon.store import Store  # noqa: E402
+from daemon.store import SqliteStore  # noqa: E402
 from tests.conftest import serve_app  # noqa: E402
 from tests.fakes.slooh_server import SloohSite  # noqa: E402
 
@@ -79,7 +79,7 @@ requests_per_minute = 1000000
 """
     cfg = parse_config(text, folder / "config.toml", env={})
     source = build_source("slooh", cfg.sources["slooh"])
-    async with Store.open(cfg.db_path) as store, HttpClient(cfg.http) as http:
+    async with SqliteStore.open(cfg.db_path) as store, HttpClient(cfg.http) as http:
         counts = await run_window(store, source, datetime.now(UTC), "schedule", http)
     return counts.total, counts.new
 

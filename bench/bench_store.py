@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.store import Downloaded, NewItem, Store  # noqa: E402
+from daemon.store import Downloaded, NewItem, SqliteStore  # noqa: E402
 from daemon.store.models import ResultOutput  # noqa: E402
 
 BATCH = 1000
@@ -67,7 +67,7 @@ def raw_executemany(db: Path, specs: list[NewItem]) -> float:
 
 
 async def harvestd(db: Path, specs: list[NewItem]) -> tuple[float, float]:
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         started = time.perf_counter()
         for i in range(0, len(specs), BATCH):
             await store.add_items("sky", specs[i:i + BATCH])
@@ -87,7 +87,7 @@ async def paths(db: Path, n: int) -> dict[str, float]:
     out = ResultOutput(output={"octas": 3, "cloud_fraction": 0.4}, model="rbr", model_version="1", octas=3,
                        cloud_fraction=0.4)
     times = {}
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         await store.add_items("sky", specs)
         started = time.perf_counter()
         while claimed := await store.claim_items("D", 100, lease_s=600):

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.store import NewItem, RunCounts, Store  # noqa: E402
+from daemon.store import NewItem, RunCounts, SqliteStore  # noqa: E402
 
 SOURCES = ("sky", "iss", "slooh")
 
@@ -86,11 +86,11 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "harvest.db"
         per_source = args.items // len(SOURCES)
-        async with Store.open(db) as store:
+        async with SqliteStore.open(db) as store:
             for source in SOURCES:
                 await store.add_items(source, specs(source, per_source))
         await asyncio.to_thread(shape, db)
-        async with Store.open(db) as store:
+        async with SqliteStore.open(db) as store:
             run = await store.start_run("sky", "schedule")
             await store.finish_run(run, RunCounts(total=6, new=6), "ok")
 

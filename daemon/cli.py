@@ -246,7 +246,7 @@ def _dispatch(args: argparse.Namespace, path: Path, cfg: Config) -> int:
 
 
 def _control(cfg: Config, args: argparse.Namespace) -> int:
-    from daemon.store import Store
+    from daemon.store import open_configured
     from daemon.store.web import DOWNLOADS, source_scope
 
     if args.downloads == bool(args.source):
@@ -257,7 +257,7 @@ def _control(cfg: Config, args: argparse.Namespace) -> int:
     scope = DOWNLOADS if args.downloads else source_scope(args.source)
 
     async def main_async() -> bool:
-        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+        async with open_configured(cfg) as store:
             return await store.set_paused(scope, args.command == "pause", "cli")
 
     changed = asyncio.run(main_async())

@@ -22,7 +22,7 @@ from daemon.backfill import run_backfill
 from daemon.config.root import Config
 from daemon.pipeline import require_source
 from daemon.source_health import describe_state, source_states, stale_limits
-from daemon.store import NewItem, RunCounts, Store
+from daemon.store import NewItem, RunCounts, open_configured
 from daemon.store.rows import FailureCountRow, ItemStatsRow, RunStatsRow
 
 TOP_FOLDERS = 5
@@ -38,7 +38,7 @@ async def requeue_failed(cfg: Config, source: str | None, codes: list[str] | Non
     if source is not None:
         require_source(source, cfg.sources)
     out: dict[str, list[NewItem]] = {}
-    async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+    async with open_configured(cfg) as store:
         for row in await store.failed_items(source, codes):
             if row["source"] not in cfg.sources or not row["url"] or not row["path"]:
                 continue  # uploads and items of removed sources cannot be fetched again
@@ -122,7 +122,7 @@ async def collect_stats(cfg: Config, source: str | None) -> list[str]:
         UnknownSource: ``source`` is not configured and has no items either.
     """
     lines: list[str] = []
-    async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+    async with open_configured(cfg) as store:
         items = await store.item_stats(source)
         if source is not None and not items:
             require_source(source, cfg.sources)

@@ -22,7 +22,7 @@ from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
 from daemon.images import set_max_pixels
 from daemon.sources.registry import build_source
-from daemon.store import Store
+from daemon.store import Store, open_configured
 from daemon.worker.processors.base import Processor
 from daemon.worker.processors.build import build_processors
 from daemon.worker.worker import Worker
@@ -60,7 +60,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
             except OSError as exc:  # the library guard pauses downloads and says why
                 log.error("library_root_not_created", root=str(cfg.library.root), error=str(exc))
         store = await stack.enter_async_context(
-            Store.open(cfg.db_path, cfg.store.busy_timeout_ms)
+            open_configured(cfg)
         )
         for owner in await store.lease_owners():
             if owner_is_dead(owner):

@@ -8,7 +8,7 @@ import asyncio
 
 from daemon.config.root import Config
 from daemon.source_health import describe, source_states, stale_limits
-from daemon.store import Store
+from daemon.store import open_configured
 
 
 def _library_line(cfg: Config) -> str:
@@ -32,7 +32,7 @@ def print_status(cfg: Config, n_errors: int) -> int:
     """Print the report (see the module doc); returns the exit status (0)."""
 
     async def main_async() -> int:
-        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store:
+        async with open_configured(cfg) as store:
             counts = await store.status_counts()
             health = await source_states(store, stale_limits(cfg.sources))
             runs = await store.last_runs(5)

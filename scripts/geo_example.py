@@ -28,7 +28,7 @@ from daemon.geo.config import GeoSettings  # noqa: E402
 from daemon.geo.runner import GeoContext, GeoTaskRunner  # noqa: E402
 from daemon.http import HttpClient  # noqa: E402
 from daemon.logs import configure_logging  # noqa: E402
-from daemon.store import Store  # noqa: E402
+from daemon.store import SqliteStore  # noqa: E402
 from tests.conftest import serve_app  # noqa: E402
 from tests.fakes.s2_scenes import SceneSpec, item_dict, make_scene  # noqa: E402
 from tests.fakes.stac_server import StacSite  # noqa: E402
@@ -49,7 +49,7 @@ async def main_async(out: Path) -> None:
                     "date": "2024-06-01", "chip_size": 256, "cloud_coverage": 15, "num_steps": 2,
                     "data_source": "S2", "temporal_step": 10, "temporal_tolerance": 3}
             settings = GeoSettings(stac_url=url)
-            async with Store.open(work / "h.db") as store, HttpClient(HttpSettings()) as http:
+            async with SqliteStore.open(work / "h.db") as store, HttpClient(HttpSettings()) as http:
                 with ThreadPoolExecutor(2) as pool:
                     context = GeoContext(settings, {}, work / "library")
                     runner = GeoTaskRunner(store, http, lambda: context, pool, "example")

@@ -25,10 +25,21 @@ class DaemonSettings(Model):
 
 
 class StoreSettings(Model):
-    """``[store]``: the SQLite database."""
+    """``[store]``: the database. SQLite at ``path`` unless ``url`` names a PostgreSQL
+    database (``postgresql://user@host:5432/db``; the password from ``PGPASSWORD`` /
+    ``~/.pgpass`` or ``${ENV}`` expansion, never written in the file)."""
 
     path: Path | None = None  # default: {data_dir}/harvest.db
-    busy_timeout_ms: int = Field(5000, ge=0)
+    busy_timeout_ms: int = Field(5000, ge=0)  # SQLite: wait this long for another writer
+    url: str | None = None  # postgresql://…: the shared store of N daemons
+    pool_size: int = Field(4, ge=1, le=100)  # PostgreSQL connections per process
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (leave it out for SQLite at [store] path)")
+        return value
 
 
 class HostLimit(Model):

@@ -28,7 +28,7 @@ from daemon.geo.auth import MISSING, has_credentials
 from daemon.geo.request import GeoRequestError, check_geo_request
 from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.http import HttpClient
-from daemon.store import Store
+from daemon.store import Store, open_configured
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 FINAL = (TaskStage.COMPLETED, TaskStage.FAILED)
@@ -104,7 +104,7 @@ def run_geo_task(cfg: Config, request_file: Path | None, resume: int | None, sho
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         owner = lease_owner("geo-task")
-        async with Store.open(cfg.db_path, cfg.store.busy_timeout_ms) as store, HttpClient(cfg.http) as http:
+        async with open_configured(cfg) as store, HttpClient(cfg.http) as http:
             if params is not None:
                 # leased at birth: a daemon on the same database leaves it to this process
                 task_id = await store.create_task(TaskKind.GEO_MODEL, params, stage=TaskStage.DATA_PROCESSING,

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from daemon.store.models import NewItem, ResultOutput
 
 _METADATA_JSON = json.JSONEncoder(sort_keys=True)  # one encoder, not one per row
+metadata_json = _METADATA_JSON.encode
 
 
-def insert_items(conn: sqlite3.Connection, source: str, items: Sequence[NewItem], now: str) -> set[str]:
-    """Insert ``items`` (in the database thread, inside the caller's transaction); returns
-    the keys that were not there before."""
-    rows = [
+def item_rows(source: str, items: Sequence[NewItem], now: str) -> list[tuple[str | None, ...]]:
+    """``items`` as rows of the 13 columns (source, key, url, captured_at, metadata,
+    processors, path, checksum, status, error_code, last_error, created_at, updated_at)."""
+    return [
         (
             source,
             it.key,
@@ -33,7 +34,13 @@ def insert_items(conn: sqlite3.Connection, source: str, items: Sequence[NewItem]
         )
         for it in items
     ]
-    keys = [row[1] for row in rows]
+
+
+def insert_items(conn: sqlite3.Connection, source: str, items: Sequence[NewItem], now: str) -> set[str]:
+    """Insert ``items`` (in the database thread, inside the caller's transaction); returns
+    the keys that were not there before."""
+    rows = item_rows(source, items, now)
+    keys = [str(row[1]) for row in rows]
     present = {r[0] for r in conn.execute(
         "SELECT key FROM items WHERE source = ? AND key IN (SELECT value FROM json_each(?))",
         (source, json.dumps(keys)))}

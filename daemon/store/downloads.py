@@ -1,7 +1,8 @@
 """Download queries: claiming items with a lease, finishing, retrying, live transfer progress,
 and items that arrive already in the library (uploads).
 
-Every completion is conditional on the lease owner (see :mod:`daemon.store.sqlite`).
+Every completion is conditional on the lease owner (see :mod:`daemon.store.core`). Statements
+the PostgreSQL engine cannot take from SQLite's text are class attributes it overrides.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from daemon.store.base import StoreBase
+from daemon.store.dialect import SqlList
 from daemon.store.models import Downloaded, Item, Transfer, utc_now_iso
 from daemon.store.rows import TransferRow
 
@@ -19,25 +21,38 @@ from daemon.store.rows import TransferRow
 class DownloadQueries(StoreBase):
     """Item lifecycle for downloaders: discovered → downloading → downloaded | failed."""
 
+    #: record finished downloads: parameters (updated_at, JSON array of {id, path, bytes,
+    #: sha256}, owner); returns the ids recorded
+    _MARK_DOWNLOADED_SQL = (
+        "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
+        " ELSE 'downloaded' END, path = d.path, bytes = d.bytes, sha256 = d.sha256,"
+        " error_code = NULL, last_error = NULL, lease_owner = NULL, lease_until = NULL,"
+        " updated_at = ? FROM (SELECT json_extract(value, '$.id') AS id,"
+        " json_extract(value, '$.path') AS path, json_extract(value, '$.bytes') AS bytes,"
+        " json_extract(value, '$.sha256') AS sha256 FROM json_each(?)) AS d"
+        " WHERE items.id = d.id AND items.lease_owner = ? AND items.status = 'downloading'"
+        " RETURNING items.id"
+    )
+    #: one pending result per processor of the given items: (created_at, updated_at, ids)
+    _QUEUE_RESULTS_SQL = (
+        "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
+        " SELECT i.id, i.source, p.value, ?, ? FROM items i, json_each(i.processors) p"
+        " WHERE i.id IN (SELECT value FROM json_each(?)) ON CONFLICT (item_id, processor)"
+        " DO UPDATE SET status = 'pending', attempts = 0, error = NULL,"
+        " updated_at = excluded.updated_at"
+    )
+
+    def _claim_items_sql(self, only_source: str) -> str:
+        """The statement leasing items: named parameters owner, until, iso, now, limit (and
+        source); returns the claimed rows (``*``)."""
+        raise NotImplementedError
+
     async def claim_items(
         self, owner: str, limit: int, lease_s: float, source: str | None = None
     ) -> list[Item]:
         """Lease up to ``limit`` discovered items (or ones whose download lease expired)."""
         now = time.time()
-        only = " AND source = :source" if source else ""
-        sql = (
-            "UPDATE items SET status = 'downloading', lease_owner = :owner,"
-            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-            # two branches, each read in claim order from its own index and cut at LIMIT
-            " WHERE id IN (SELECT id FROM ("
-            " SELECT * FROM (SELECT id, captured_at FROM items INDEXED BY items_discovered"
-            " WHERE status = 'discovered'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= :now)" + only
-            + " ORDER BY captured_at, id LIMIT :limit)"
-            " UNION ALL SELECT * FROM (SELECT id, captured_at FROM items WHERE status = 'downloading'"
-            " AND lease_until < :now" + only + " ORDER BY captured_at, id LIMIT :limit))"
-            " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
-        )
+        sql = self._claim_items_sql(" AND source = :source" if source else "")
         params = {
             "owner": owner,
             "until": now + lease_s,
@@ -69,29 +84,15 @@ class DownloadQueries(StoreBase):
                             for r in rows])
         async with self._tx() as db:
             async with db.execute(
-                "UPDATE items SET status = CASE WHEN processors = '[]' THEN 'processed'"
-                " ELSE 'downloaded' END, path = d.path, bytes = d.bytes, sha256 = d.sha256,"
-                " error_code = NULL, last_error = NULL, lease_owner = NULL, lease_until = NULL,"
-                " updated_at = ? FROM (SELECT json_extract(value, '$.id') AS id,"
-                " json_extract(value, '$.path') AS path, json_extract(value, '$.bytes') AS bytes,"
-                " json_extract(value, '$.sha256') AS sha256 FROM json_each(?)) AS d"
-                " WHERE items.id = d.id AND items.lease_owner = ? AND items.status = 'downloading'"
-                " RETURNING items.id",
+                self._MARK_DOWNLOADED_SQL,
                 (now, batch, owner),
             ) as cur:
                 done = {r[0] for r in await cur.fetchall()}
             if not done:
                 return done
-            ids = json.dumps(sorted(done))
+            ids = SqlList(sorted(done))
             await db.execute("DELETE FROM transfers WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-            await db.execute(
-                "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
-                " SELECT i.id, i.source, p.value, ?, ? FROM items i, json_each(i.processors) p"
-                " WHERE i.id IN (SELECT value FROM json_each(?)) ON CONFLICT (item_id, processor)"
-                " DO UPDATE SET status = 'pending', attempts = 0, error = NULL,"
-                " updated_at = excluded.updated_at",
-                (now, now, ids),
-            )
+            await db.execute(self._QUEUE_RESULTS_SQL, (now, now, ids))
         return done
 
     async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
@@ -110,13 +111,13 @@ class DownloadQueries(StoreBase):
         """Give back download leases held by ``owner`` (all, or only ``item_ids``)."""
         sql = (
             "UPDATE items SET status = 'discovered', lease_owner = NULL, lease_until = NULL,"
-            " attempts = MAX(attempts - 1, 0), updated_at = ?"
+            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?"
             " WHERE lease_owner = ? AND status = 'downloading'"
         )
         params: list[Any] = [utc_now_iso(), owner]
         if item_ids is not None:
             sql += " AND id IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(list(item_ids)))
+            params.append(SqlList(item_ids))
         async with self._tx() as db:
             return (await db.execute(sql, params)).rowcount
 
@@ -130,8 +131,8 @@ class DownloadQueries(StoreBase):
             "UPDATE items SET status = 'downloading', lease_owner = ?, lease_until = ?,"
             " attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))"
             " AND (status = 'discovered' OR (status = 'downloading' AND lease_until < ?))"
-            " AND (? IS NULL OR source = ?) RETURNING *",
-            (owner, now + lease_s, utc_now_iso(), json.dumps(list(item_ids)), now, source, source),
+            " AND (CAST(? AS TEXT) IS NULL OR source = ?) RETURNING *",
+            (owner, now + lease_s, utc_now_iso(), SqlList(item_ids), now, source, source),
         ) as cur:
             return [Item.from_row(r) for r in await cur.fetchall()]
 
@@ -139,7 +140,7 @@ class DownloadQueries(StoreBase):
         """The status of each of ``item_ids`` that exists: id → status."""
         rows = await self._read(
             "SELECT id, status FROM items WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(item_ids)),),
+            (SqlList(item_ids),),
         )
         return {r[0]: r[1] for r in rows}
 
@@ -148,7 +149,7 @@ class DownloadQueries(StoreBase):
         rows = await self._read(
             "SELECT id, lease_owner FROM items WHERE id IN (SELECT value FROM json_each(?))"
             " AND status = 'downloading' AND lease_until >= ?",
-            (json.dumps(list(item_ids)), time.time()),
+            (SqlList(item_ids), time.time()),
         )
         return {r[0]: r[1] for r in rows}
 
@@ -177,17 +178,17 @@ class DownloadQueries(StoreBase):
             cur = await db.execute(
                 "INSERT INTO items (source, key, url, captured_at, metadata, processors, status, path,"
                 " bytes, sha256, created_at, updated_at)"
-                " VALUES (?, ?, NULL, ?, ?, ?, 'uploaded', ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, NULL, ?, ?, ?, 'uploaded', ?, ?, ?, ?, ?) RETURNING id",
                 (source, key, captured_at, json.dumps(metadata, sort_keys=True), json.dumps(list(processors)),
                  path, size_bytes, sha256, now, now),
             )
-            assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
-            item_id = int(cur.lastrowid)
-            await db.execute(
-                "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
-                " SELECT ?, ?, value, ?, ? FROM json_each(?)",
-                (item_id, source, now, now, json.dumps(list(processors))),
-            )
+            item_id = int((await cur.fetchone())[0])
+            if processors:
+                await db.execute(
+                    "INSERT INTO results (item_id, source, processor, created_at, updated_at)"
+                    " SELECT ?, ?, value, ?, ? FROM json_each(?)",
+                    (item_id, source, now, now, SqlList(processors)),
+                )
         return item_id
 
     async def item_with_results(self, item_id: int) -> dict[str, Any] | None:

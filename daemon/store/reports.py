@@ -6,6 +6,7 @@ import json
 from typing import Any, cast
 
 from daemon.store.base import StoreBase
+from daemon.store.dialect import SqlList
 from daemon.store.models import utc_now_iso
 from daemon.store.rows import FailedItemRow, FailureCountRow, ItemStatsRow, RunStatsRow, SourceHealthRow
 
@@ -45,7 +46,7 @@ class ReportQueries(StoreBase):
                f" WHERE status = 'failed'{where}")
         if error_codes:
             sql += " AND error_code IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(error_codes))
+            params.append(SqlList(error_codes))
         return [cast(FailedItemRow, dict(r)) for r in await self._read(sql + " ORDER BY source, key", params)]
 
     async def requeue_items(self, source: str, keys: list[str]) -> int:
@@ -56,7 +57,7 @@ class ReportQueries(StoreBase):
                 "UPDATE items SET status = 'discovered', attempts = 0, next_attempt_at = NULL,"
                 " error_code = NULL, updated_at = ? WHERE source = ? AND status = 'failed'"
                 " AND key IN (SELECT value FROM json_each(?))",
-                (utc_now_iso(), source, json.dumps(keys)))
+                (utc_now_iso(), source, SqlList(keys)))
             return cur.rowcount
 
     async def item_stats(self, source: str | None = None) -> list[ItemStatsRow]:
@@ -64,9 +65,9 @@ class ReportQueries(StoreBase):
         where, params = _where_source(source)
         rows = await self._read(
             "SELECT source, COUNT(*) AS items,"
-            f" SUM(status IN {DONE_STATUSES}) AS done,"
-            " SUM(status = 'failed') AS failed,"
-            " SUM(status IN ('discovered', 'downloading')) AS waiting,"
+            f" COUNT(*) FILTER (WHERE status IN {DONE_STATUSES}) AS done,"
+            " COUNT(*) FILTER (WHERE status = 'failed') AS failed,"
+            " COUNT(*) FILTER (WHERE status IN ('discovered', 'downloading')) AS waiting,"
             f" COALESCE(SUM(CASE WHEN status IN {DONE_STATUSES} THEN bytes END), 0) AS bytes,"
             f" MAX(CASE WHEN status IN {DONE_STATUSES} THEN updated_at END) AS last_download"
             f" FROM items WHERE 1 = 1{where} GROUP BY source ORDER BY source", params)
@@ -109,7 +110,7 @@ class ReportQueries(StoreBase):
         """Per source and trigger: runs (sessions), failed runs, the last start (UTC ISO)."""
         where, params = _where_source(source)
         rows = await self._read(
-            "SELECT source, trigger, COUNT(*) AS runs, SUM(status = 'failed') AS failed,"
+            "SELECT source, trigger, COUNT(*) AS runs, COUNT(*) FILTER (WHERE status = 'failed') AS failed,"
             f" MAX(started_at) AS last_started FROM runs WHERE 1 = 1{where}"
             " GROUP BY 1, 2 ORDER BY 1, 2", params)
         return [cast(RunStatsRow, dict(r)) for r in rows]

@@ -1,4 +1,4 @@
-"""SQLite store (aiosqlite): with :mod:`daemon.store.downloads`, the only modules with SQL.
+"""SQLite store (aiosqlite): the default, embedded engine (one file, one writer).
 
 One connection, one writer: every statement runs under an :class:`asyncio.Lock` and every
 write is one ``BEGIN IMMEDIATE`` transaction, so concurrent coroutines never interleave
@@ -7,48 +7,32 @@ second process (``harvestd backfill`` / ``status`` beside the daemon) share the 
 Schema changes are numbered ``migrations/NNNN_*.sql`` files tracked in
 ``PRAGMA user_version`` (SQLite manual, "PRAGMA user_version"; "Write-Ahead Logging").
 
-Work is claimed with a lease (owner + ``lease_until`` in Unix seconds): a row whose lease
-expired belongs to nobody and is claimed again, and every completion is conditional on
-the lease owner, so a crash loses nothing and a stale worker doubles nothing.
+The queries themselves are shared with the PostgreSQL engine (:mod:`daemon.store.core` and
+the other query groups); this module holds what is SQLite's own: opening, migrations,
+batch writes in the database thread and the claim statements (planner hints).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
 
 import aiosqlite
 
-from daemon.store.base import _Tx
-from daemon.store.batches import SETTLE_ITEMS, SETTLE_ITEMS_OF_RESULTS, complete_results, insert_items
+from daemon.store.batches import complete_results, insert_items
 from daemon.store.damage import QUICK_CHECK_ERRORS, StoreDamaged, is_damage, quick_check_rows
-from daemon.store.downloads import DownloadQueries
-from daemon.store.geo import GeoQueries
-from daemon.store.models import (
-    ClaimedResult,
-    Item,
-    NewItem,
-    ResultOutput,
-    RunCounts,
-    utc_now_iso,
-)
-from daemon.store.reports import DONE_STATUSES, ReportQueries
-from daemon.store.rows import ErrorRow, ItemCountRow, ResultCountRow, RunRow, StatusCounts
-from daemon.store.tasks import TaskQueries
-from daemon.store.web import WebQueries
-
-ADD_BATCH = 1000  # rows per add_items transaction
+from daemon.store.models import NewItem, ResultOutput, utc_now_iso
+from daemon.store.sqlite_conn import SqliteBase
+from daemon.store.store import Store
 
 
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("daemon.store") / "migrations"
+def _migrations(folder_name: str = "migrations") -> list[tuple[int, str]]:
+    """The numbered migrations of ``daemon/store/{folder_name}``: (number, SQL) in order."""
+    folder = resources.files("daemon.store") / folder_name
     steps = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -56,12 +40,14 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(steps)
 
 
-class Store(DownloadQueries, TaskQueries, GeoQueries, WebQueries, ReportQueries):
-    """The harvestd database. Use ``async with Store.open(path) as store``."""
+class SqliteStore(SqliteBase, Store):
+    """The harvestd database in SQLite. Use ``async with SqliteStore.open(path) as store``."""
+
+    engine = "sqlite"
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> AsyncIterator[Store]:
+    async def open(cls, path: Path, busy_timeout_ms: int = 5000) -> AsyncIterator[SqliteStore]:
         """Open (creating folders and schema as needed) and close on exit.
 
         A bounded ``PRAGMA quick_check`` runs first: a damaged file is refused, never used.
@@ -114,298 +100,41 @@ class Store(DownloadQueries, TaskQueries, GeoQueries, WebQueries, ReportQueries)
         async with self._tx() as db:
             await db.execute("CREATE TEMP TABLE IF NOT EXISTS _ping (x)")
 
-    # ---------------------------------------------------------------- items
-    async def add_items(self, source: str, items: Iterable[NewItem]) -> set[str]:
-        """Insert items, ignoring (source, key) already present. Returns the keys inserted.
-
-        Written in transactions of :data:`ADD_BATCH` rows, each one call into the database
-        thread: a year of slots never holds the store (and every other component waiting on
-        it) for more than one batch. A cancelled call stops between batches; the batch in the
-        thread completes whole (inserts are idempotent: the next run finds those keys stored).
-        """
-        inserted: set[str] = set()
-        batch: list[NewItem] = []
-        for it in items:
-            batch.append(it)
-            if len(batch) >= ADD_BATCH:
-                inserted |= await self._add_batch(source, batch)
-                batch = []
-        if batch:
-            inserted |= await self._add_batch(source, batch)
-        return inserted
-
+    # ---------------------------------------------------------------- engine-specific
     async def _add_batch(self, source: str, items: Sequence[NewItem]) -> set[str]:
         # one call into the database thread per batch: rows built, keys already present read,
         # one executemany, BEGIN … COMMIT — all inside it (issue 13: 0.06× of the database's
-        # speed with one thread hop per row; see StoreBase._in_thread)
+        # speed with one thread hop per row; see SqliteBase._in_thread)
         return await self._in_thread(insert_items, source, items, utc_now_iso())
-
-    async def item_states(self, source: str, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        """``key → (status, error_code)`` for the given keys of ``source`` that exist."""
-        rows = await self._read(
-            "SELECT key, status, error_code FROM items WHERE source = ?"
-            " AND key IN (SELECT value FROM json_each(?))",
-            (source, json.dumps(list(keys))),
-        )
-        return {r["key"]: (r["status"], r["error_code"]) for r in rows}
-
-    async def requeue_failed(
-        self, source: str, keys: Sequence[str], error_codes: Sequence[str] | None = None
-    ) -> int:
-        """Move failed items (optionally only those with ``error_codes``) back to discovered."""
-        sql = (
-            "UPDATE items SET status = 'discovered', next_attempt_at = NULL, updated_at = ?"
-            " WHERE source = ? AND status = 'failed' AND key IN (SELECT value FROM json_each(?))"
-        )
-        params: list[Any] = [utc_now_iso(), source, json.dumps(list(keys))]
-        if error_codes is not None:
-            sql += " AND error_code IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(list(error_codes)))
-        async with self._tx() as db:
-            cur = await db.execute(sql, params)
-            return cur.rowcount
-
-    # ---------------------------------------------------------------- results
-    async def claim_results(
-        self, owner: str, limit: int, lease_s: float, max_attempts: int, source: str | None = None
-    ) -> list[ClaimedResult]:
-        """Lease pending results (or ones whose lease expired); give up past ``max_attempts``.
-
-        With ``source``, only results of that source's items are claimed.
-        """
-        now = time.time()
-        iso = utc_now_iso()
-        only_source = (
-            " AND item_id IN (SELECT id FROM items WHERE source = :source)" if source else ""
-        )
-        async with self._tx() as db:
-            async with db.execute(
-                "UPDATE results SET status = 'failed', lease_owner = NULL, lease_until = NULL,"
-                " error = 'gave up after ' || attempts || ' attempts (lease expired each time)',"
-                " updated_at = ? WHERE status = 'processing' AND lease_until < ? AND attempts >= ?"
-                " RETURNING id",
-                (iso, now, max_attempts),
-            ) as cur:
-                given_up = [r[0] for r in await cur.fetchall()]
-            async with db.execute(
-                "UPDATE results SET status = 'processing', lease_owner = :owner,"
-                " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-                # two branches, each read in id order from an index and cut at LIMIT
-                " WHERE id IN (SELECT id FROM (SELECT * FROM (SELECT id FROM results"
-                " WHERE status = 'pending'" + only_source + " ORDER BY id LIMIT :limit)"
-                " UNION ALL SELECT * FROM (SELECT id FROM results WHERE status = 'processing'"
-                " AND lease_until < :now" + only_source + " ORDER BY id LIMIT :limit))"
-                " ORDER BY id LIMIT :limit) RETURNING id, item_id, processor, attempts",
-                {"owner": owner, "until": now + lease_s, "iso": iso, "now": now,
-                 "limit": limit, "source": source},
-            ) as cur:
-                claimed = list(await cur.fetchall())
-            if not claimed:  # idle: one sweep for items whose results were settled elsewhere
-                await db.execute(SETTLE_ITEMS, (iso,))
-                return []
-            ids = json.dumps([r["item_id"] for r in claimed])
-            await db.execute(
-                "UPDATE items SET status = 'processing', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('downloaded', 'uploaded')",
-                (iso, ids),
-            )
-            async with db.execute(
-                "SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))", (ids,)
-            ) as cur:
-                items = {r["id"]: Item.from_row(r) for r in await cur.fetchall()}
-            if given_up:
-                await self._settle_items(db, iso, given_up)
-        return [
-            ClaimedResult(r["id"], r["processor"], r["attempts"], items[r["item_id"]])
-            for r in claimed
-        ]
-
-    @staticmethod
-    async def _settle_items(db: _Tx, iso: str, result_ids: Sequence[int]) -> None:
-        await db.execute(SETTLE_ITEMS_OF_RESULTS, (iso, json.dumps(list(result_ids))))
-
-    async def complete_result(self, result_id: int, owner: str, out: ResultOutput, duration_ms: float) -> bool:
-        """Record a processor's output; False when ``owner`` lost the lease meanwhile."""
-        return (await self.complete_results(owner, [(result_id, out, duration_ms)]))[0]
 
     async def complete_results(self, owner: str, done: Sequence[tuple[int, ResultOutput, float]]) -> list[bool]:
         """Record several outputs ``(result_id, output, duration_ms)`` in one transaction (one
         call into the database thread); per result, False when ``owner`` lost its lease."""
         return await self._in_thread(complete_results, owner, list(done), utc_now_iso())
 
-    async def fail_result(self, result_id: int, owner: str, error: str) -> bool:
-        """Record a processor failure with its reason (final)."""
-        iso = utc_now_iso()
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE results SET status = 'failed', error = ?, lease_owner = NULL,"
-                " lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?"
-                " AND status = 'processing'",
-                (error[:2000], iso, result_id, owner),
-            )
-            await self._settle_items(db, iso, [result_id])
-            return cur.rowcount == 1
-
-    async def release_results(self, owner: str) -> int:
-        """Give back every result lease held by ``owner`` (graceful stop)."""
-        iso = utc_now_iso()
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE results SET status = 'pending', lease_owner = NULL, lease_until = NULL,"
-                " attempts = MAX(attempts - 1, 0), updated_at = ?"
-                " WHERE lease_owner = ? AND status = 'processing'",
-                (iso, owner),
-            )
-            await db.execute(
-                "UPDATE items SET status = 'downloaded', updated_at = ? WHERE status = 'processing'"
-                " AND NOT EXISTS (SELECT 1 FROM results r WHERE r.item_id = items.id"
-                " AND r.status = 'processing')",
-                (iso,),
-            )
-            return cur.rowcount
-
-    async def renew_leases(self, owner: str, lease_s: float) -> int:
-        """Extend every lease ``owner`` holds (items and results) to now + ``lease_s``."""
-        until = time.time() + lease_s
-        async with self._tx() as db:
-            a = await db.execute(
-                "UPDATE items SET lease_until = ? WHERE lease_owner = ? AND status = 'downloading'",
-                (until, owner),
-            )
-            b = await db.execute(
-                "UPDATE results SET lease_until = ? WHERE lease_owner = ? AND status = 'processing'",
-                (until, owner),
-            )
-            return a.rowcount + b.rowcount
-
-    async def lease_owners(self) -> set[str]:
-        """Owners holding a live or expired lease on any item or result."""
-        rows = await self._read(
-            "SELECT lease_owner FROM items WHERE status = 'downloading' AND lease_owner IS NOT NULL"
-            " UNION SELECT lease_owner FROM results WHERE status = 'processing'"
-            " AND lease_owner IS NOT NULL"
+    def _claim_results_sql(self, only_source: str) -> str:
+        return (
+            "UPDATE results SET status = 'processing', lease_owner = :owner,"
+            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
+            # two branches, each read in id order from an index and cut at LIMIT
+            " WHERE id IN (SELECT id FROM (SELECT * FROM (SELECT id FROM results"
+            " WHERE status = 'pending'" + only_source + " ORDER BY id LIMIT :limit)"
+            " UNION ALL SELECT * FROM (SELECT id FROM results WHERE status = 'processing'"
+            " AND lease_until < :now" + only_source + " ORDER BY id LIMIT :limit))"
+            " ORDER BY id LIMIT :limit) RETURNING id, item_id, processor, attempts"
         )
-        return {r[0] for r in rows}
 
-    async def release_owner(self, owner: str) -> int:
-        """Release every lease of ``owner`` (a process known to be dead): items and results."""
-        return await self.release_items(owner) + await self.release_results(owner)
-
-    # ---------------------------------------------------------------- runs & reports
-    async def start_run(self, source: str, trigger: str) -> int:
-        """Open a ``runs`` row owned by this process (``host:pid:run``); returns its id."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO runs (source, trigger, started_at, owner) VALUES (?, ?, ?, ?)",
-                (source, trigger, utc_now_iso(), self.run_owner),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
-
-    async def finish_run(self, run_id: int, counts: RunCounts, status: str, error: str | None = None) -> None:
-        """Close a ``runs`` row with its counts and outcome (``ok`` | ``failed`` | ``interrupted``)."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, total = ?, new = ?, duplicates = ?,"
-                " failed = ?, error = ? WHERE id = ?",
-                (utc_now_iso(), status, counts.total, counts.new, counts.duplicates,
-                 counts.failed, error, run_id),
-            )
-
-    async def close_own_runs(self) -> int:
-        """Close as ``interrupted`` the runs this store opened that are still ``running``.
-
-        The last word of a process's resources: a run cancelled at stop inside its own
-        ``start_run`` (the row committed, its id never returned) or again while its
-        ``finish_run`` was shielded would otherwise stay ``running`` under a live owner.
-        Returns how many were closed.
-        """
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?,"
-                " error = 'the process stopped before the run ended'"
-                " WHERE status = 'running' AND owner = ?",
-                (utc_now_iso(), self.run_owner),
-            )
-            return int(cur.rowcount)
-
-    async def close_orphan_runs(self, is_dead: Callable[[str], bool]) -> int:
-        """Close as ``interrupted`` every ``running`` run whose owner ``is_dead`` (a killed
-        daemon or backfill). Returns how many were closed."""
-        rows = await self._read(
-            "SELECT DISTINCT owner FROM runs WHERE status = 'running' AND owner IS NOT NULL")
-        dead = [r["owner"] for r in rows if is_dead(r["owner"])]
-        if not dead:
-            return 0
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?,"
-                " error = 'its process was killed or crashed before the run ended'"
-                " WHERE status = 'running' AND owner IN (SELECT value FROM json_each(?))",
-                (utc_now_iso(), json.dumps(dead)),
-            )
-            return int(cur.rowcount)
-
-    async def status_counts(self) -> StatusCounts:
-        """Counts per (source, status) of items and per (processor, status) of results."""
-        items = await self._read(
-            "SELECT source, status, COUNT(*) AS n FROM items GROUP BY source, status ORDER BY 1, 2"
+    def _claim_items_sql(self, only_source: str) -> str:
+        return (
+            "UPDATE items SET status = 'downloading', lease_owner = :owner,"
+            " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
+            # two branches, each read in claim order from its own index and cut at LIMIT
+            " WHERE id IN (SELECT id FROM ("
+            " SELECT * FROM (SELECT id, captured_at FROM items INDEXED BY items_discovered"
+            " WHERE status = 'discovered'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= :now)" + only_source
+            + " ORDER BY captured_at, id LIMIT :limit)"
+            " UNION ALL SELECT * FROM (SELECT id, captured_at FROM items WHERE status = 'downloading'"
+            " AND lease_until < :now" + only_source + " ORDER BY captured_at, id LIMIT :limit))"
+            " ORDER BY captured_at, id LIMIT :limit) RETURNING *"
         )
-        results = await self._read(  # results carry their item's source (migration 0010)
-            "SELECT source, processor, status, COUNT(*) AS n FROM results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-        )
-        return {"items": [cast(ItemCountRow, dict(r)) for r in items],
-                "results": [cast(ResultCountRow, dict(r)) for r in results]}
-
-    async def last_errors(self, limit: int = 10) -> list[ErrorRow]:
-        """Most recent failures of items (final, or waiting to be retried) and results, newest first."""
-        rows = await self._read(
-            "SELECT * FROM (SELECT source, key, CASE status WHEN 'failed' THEN 'download'"
-            " ELSE 'download, will retry' END AS stage, last_error AS error,"
-            " updated_at FROM items WHERE status = 'failed'"
-            " OR (status = 'discovered' AND error_code IS NOT NULL) UNION ALL"
-            " SELECT i.source, i.key, r.processor, r.error, r.updated_at FROM results r"
-            " JOIN items i ON i.id = r.item_id WHERE r.status = 'failed')"
-            " ORDER BY updated_at DESC LIMIT ?",
-            (limit,),
-        )
-        return [cast(ErrorRow, dict(r)) for r in rows]
-
-    async def last_runs(self, limit: int = 10) -> list[RunRow]:
-        """Most recent ``runs`` rows, newest first, each with what became of the items it
-        queued: ``items_done`` (downloaded or further), ``items_failed``, ``items_waiting``
-        (not downloaded yet, retries included)."""
-        rows = await self._read(
-            "SELECT r.*,"
-            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
-            f"  AND i.status IN {DONE_STATUSES}) AS items_done,"
-            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.status = 'failed') AS items_failed,"
-            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id"
-            "  AND i.status IN ('discovered', 'downloading')) AS items_waiting"
-            " FROM runs r ORDER BY r.id DESC LIMIT ?", (limit,))
-        return [cast(RunRow, dict(r)) for r in rows]
-
-    async def assign_run(self, source: str, keys: Sequence[str], run_id: int) -> None:
-        """Record ``run_id`` as the run that queued these items of ``source``."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE items SET run_id = ? WHERE source = ? AND key IN (SELECT value FROM json_each(?))",
-                (run_id, source, json.dumps(list(keys))))
-
-    async def result_rows(self, source: str) -> list[dict[str, Any]]:
-        """Every result of ``source`` joined with its item key (reports and tests)."""
-        rows = await self._read(
-            "SELECT i.key, i.path, i.status AS item_status, r.* FROM results r"
-            " JOIN items i ON i.id = r.item_id WHERE i.source = ? ORDER BY i.key",
-            (source,),
-        )
-        return [dict(r) for r in rows]
-
-    async def busy_counts(self) -> dict[str, int]:
-        """How many items are ``downloading`` and results ``processing`` right now."""
-        rows = await self._read(
-            "SELECT (SELECT COUNT(*) FROM items WHERE status = 'downloading'),"
-            " (SELECT COUNT(*) FROM results WHERE status = 'processing'),"
-            " (SELECT COUNT(*) FROM results WHERE status = 'pending')"
-        )
-        return {"downloading": rows[0][0], "processing": rows[0][1], "pending": rows[0][2]}

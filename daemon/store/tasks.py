@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from daemon.store.base import StoreBase
+from daemon.store.dialect import SqlList
 from daemon.store.models import utc_now_iso
 
 OPEN_STAGES = ("queued", "acquiring", "processing", "data_processing", "model_prediction")
@@ -40,11 +41,10 @@ class TaskQueries(StoreBase):
         async with self._tx() as db:
             cur = await db.execute(
                 "INSERT INTO tasks (kind, params, stage, created_at, updated_at, lease_owner, lease_until)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (kind, json.dumps(params, sort_keys=True), stage, now, now, lease_owner, until),
             )
-            assert cur.lastrowid is not None  # an INSERT that succeeded has a rowid
-            return int(cur.lastrowid)
+            return int((await cur.fetchone())[0])
 
     async def get_task(self, task_id: int, with_follow: bool = False) -> dict[str, Any] | None:
         """One task (``follow``, ``plan`` and the lease only on request: they can be long), or
@@ -96,7 +96,7 @@ class TaskQueries(StoreBase):
             dead = holder if holder and holder != owner and is_dead is not None and is_dead(holder) else None
             cur = await db.execute(
                 "UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id = ?"
-                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_owner IS ? OR lease_until < ?)",
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_owner = ? OR lease_until < ?)",
                 (owner, now + lease_s, task_id, owner, dead, now))
             return bool(cur.rowcount)
 
@@ -111,17 +111,22 @@ class TaskQueries(StoreBase):
         """Run ``processor`` again on finished results (of ``source`` / ``keys`` if given);
         returns the result ids put back to ``pending``."""
         sql = ("UPDATE results SET status = 'pending', attempts = 0, error = NULL, updated_at = ?"
-               " WHERE processor = ? AND status IN ('completed', 'failed')"
-               " AND item_id IN (SELECT id FROM items WHERE (? IS NULL OR source = ?)"
-               " AND (? IS NULL OR key IN (SELECT value FROM json_each(?)))) RETURNING id")
-        key_json = json.dumps(list(keys)) if keys is not None else None
-        async with self._tx() as db, db.execute(
-            sql, (utc_now_iso(), processor, source, source, key_json, key_json)
-        ) as cur:
+               " WHERE processor = ? AND status IN ('completed', 'failed')")
+        params: list[Any] = [utc_now_iso(), processor]
+        if source is not None or keys is not None:
+            sql += " AND item_id IN (SELECT id FROM items WHERE true"
+            if source is not None:
+                sql += " AND source = ?"
+                params.append(source)
+            if keys is not None:
+                sql += " AND key IN (SELECT value FROM json_each(?))"
+                params.append(SqlList(keys))
+            sql += ")"
+        async with self._tx() as db, db.execute(sql + " RETURNING id", params) as cur:
             return sorted(r[0] for r in await cur.fetchall())
 
     async def result_states(self, result_ids: Sequence[int]) -> dict[int, str]:
         """``result id → status`` for the given ids."""
         rows = await self._read("SELECT id, status FROM results WHERE id IN (SELECT value FROM json_each(?))",
-                                (json.dumps(list(result_ids)),))
+                                (SqlList(result_ids),))
         return {r[0]: r[1] for r in rows}

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from daemon.backfill import collect_specs, run_backfill
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.integration.downloads.aria2_harness import require_aria2c
 
 DAY = ("2024-06-15T00:00", "2024-06-15T23:59")
@@ -33,7 +33,7 @@ async def test_backfill_day_counts_files_and_results(skycam, write_config):
     # 144 slots; the 12 earlier ones (2 of them 404) are duplicates; 3 more gaps fail
     assert (counts.total, counts.new, counts.duplicates, counts.failed) == (144, 129, 12, 3)
 
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         rows = await store.result_rows("sky")
         states = await store.item_states("sky", [s.key for s in specs])
     assert len(rows) == 139  # one result per downloaded image
@@ -77,7 +77,7 @@ async def test_backfill_retries_transient_failures_on_rerun(skycam, write_config
     assert (counts.total, counts.new, counts.duplicates, counts.failed) == (6, 4, 0, 2)
     assert not (cfg.library.root / "sky/2024/06/15/2024-06151212.jpg").exists()
     assert not list(cfg.library.root.rglob("*.part"))
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         errors = {e["key"]: e["error"] for e in await store.last_errors()}
     assert "HTTP 503 after 4 attempts" in errors["2024-06-15T12:02"]
     assert "corrupt" in errors["2024-06-15T12:12"]
@@ -137,7 +137,7 @@ async def test_backfill_through_aria2c_downloads_verifies_and_classifies(skycam,
     counts, interrupted = await run_backfill(cfg, "sky", specs)
     assert not interrupted
     assert (counts.total, counts.new, counts.duplicates, counts.failed) == (12, 10, 0, 2)
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         rows = await store.result_rows("sky")
         states = await store.item_states("sky", [s.key for s in specs])
     assert states["2024-06-15T12:22"] == ("failed", "not_found")

@@ -10,7 +10,7 @@ from typing import Any
 
 from daemon.backfill import collect_specs, run_backfill
 from daemon.resources import open_resources
-from daemon.store import Store
+from daemon.store import SqliteStore
 
 RANGE = ("2024-06-15T10:00", "2024-06-15T17:59")  # 48 slots
 
@@ -31,7 +31,7 @@ async def test_backfill_beside_a_running_daemon_counts_exactly(skycam, write_con
         await asyncio.gather(*tasks)
     assert (counts.total, counts.new, counts.duplicates, counts.failed) == (48, 47, 0, 1)
     assert sum(site.requests.values()) == 48  # every slot fetched exactly once
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         rows = await store.result_rows("sky")
     assert len(rows) == 47 and {r["status"] for r in rows} == {"completed"}
 
@@ -47,7 +47,7 @@ async def _start_backfill(config: Path, cwd: Path) -> asyncio.subprocess.Process
 async def _wait_for_results(db: Path, at_least: int) -> None:
     for _ in range(400):
         if await asyncio.to_thread(db.exists):
-            async with Store.open(db) as store:
+            async with SqliteStore.open(db) as store:
                 done = [r for r in await store.result_rows("sky") if r["status"] == "completed"]
             if len(done) >= at_least:
                 return
@@ -78,7 +78,7 @@ async def test_ctrl_c_then_rerun_completes_the_range(skycam, write_config, tmp_p
     first = _summary(out)
     assert int(first["total"]) == 48 and 5 <= int(first["new"]) < 48
     assert b"backfill_interrupted" in err
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         busy = await store.busy_counts()
     assert busy["downloading"] == 0 and busy["processing"] == 0  # leases were released
 
@@ -94,7 +94,7 @@ async def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(skycam, writ
     proc, config, cfg = await _backfill_under_way(skycam, write_config, tmp_path)
     proc.kill()
     await proc.communicate()
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         busy = await store.busy_counts()
     assert busy["downloading"] > 0  # the dead process still holds download leases (300 s)
 
@@ -105,7 +105,7 @@ async def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(skycam, writ
     assert b"leases_of_dead_process_released" in err
     summary = _summary(out)
     assert int(summary["new"]) + int(summary["duplicates"]) == 48 and summary["failed"] == "0"
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         rows = await store.result_rows("sky")
     assert len(rows) == 48 and {r["status"] for r in rows} == {"completed"}
     files = sorted(p.name for p in cfg.library.root.rglob("*") if p.is_file())

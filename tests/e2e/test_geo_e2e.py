@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import rasterio
 
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.conftest import serve_app
 from tests.fakes.s2_scenes import SceneSpec, item_dict, make_scene
 from tests.fakes.stac_server import StacSite
@@ -82,7 +82,7 @@ async def test_geo_task_cli_runs_a_task_and_refuses_a_bad_one(stac, tmp_path: Pa
         with rasterio.open(raster) as src:
             assert src.count == 2 and src.descriptions == ("2024-05-22", "2024-06-01")
         assert raster.with_suffix(".png").exists()
-    async with Store.open(tmp_path / "data" / "harvest.db") as store:
+    async with SqliteStore.open(tmp_path / "data" / "harvest.db") as store:
         assert len(await store.geo_items(1)) == 4 + 2  # 2 boxes × 2 steps chips + 2 predictions
     code, out, err = await cli("status")
     assert "geo:1" in out and code == 0
@@ -111,7 +111,7 @@ async def test_a_daemon_killed_mid_data_processing_carries_on_after_a_restart(st
             await daemon.wait_count("geo_chip", 2, timeout_s=60)
             daemon.proc.send_signal(signal.SIGKILL)
             await daemon.proc.wait()
-        async with Store.open(tmp_path / "data" / "harvest.db") as store:
+        async with SqliteStore.open(tmp_path / "data" / "harvest.db") as store:
             before = await store.geo_items(created["id"])
             task = await store.get_task(created["id"])
         assert task is not None and task["stage"] == "data_processing" and 2 <= len(before) < 4

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
-from daemon.store import NewItem, Store
+from daemon.store import NewItem, SqliteStore
 from tests.procs import cli_runner
 
 
@@ -27,7 +27,7 @@ def writer(db, stop: threading.Event, written: list[int]) -> None:
 
 async def test_a_backup_under_writes_is_consistent_and_the_restore_procedure_works(write_config, tmp_path):
     config, cfg = write_config("http://127.0.0.1:9/")
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         specs = [NewItem(key=f"k{i}", url=f"http://x/{i}", captured_at=datetime(2025, 1, 1, tzinfo=UTC),
                          path=f"p/{i}") for i in range(5000)]
         await store.add_items("sky", specs)

@@ -10,7 +10,7 @@ from daemon.config.root import Config
 from daemon.http import HttpClient
 from daemon.pipeline import FIRST_PART_ITEMS, Intake, Listing, Plan
 from daemon.sources.base import Checkpoint, Found
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.integration.toy_kind.config import ToySourceConfig
 from tests.integration.toy_kind.source import ToySource
 
@@ -26,7 +26,7 @@ async def test_parts_grow_and_checkpoints_cut_them(tmp_path) -> None:
                 yield Checkpoint({"mark": n})
 
     parts: list[int] = []
-    async with Store.open(tmp_path / "h.db") as store, HttpClient(Config().http) as http:
+    async with SqliteStore.open(tmp_path / "h.db") as store, HttpClient(Config().http) as http:
         async def on_part(plan: Plan) -> bool:
             parts.append(len(plan.keys))
             saved_at.append(len(await store.source_state("toys")))

@@ -41,13 +41,13 @@ async def test_status_lists_a_result_stored_without_its_source(tmp_path):
     import sqlite3
     from datetime import UTC, datetime
 
-    from daemon.store import Store
+    from daemon.store import SqliteStore
     from daemon.store.models import NewItem
 
     (tmp_path / "config.toml").write_text('data_dir = "data"\n', encoding="utf-8")
     cfg = load_config(tmp_path / "config.toml")
     cfg.data_dir.mkdir()
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         captured = datetime(2025, 1, 1, tzinfo=UTC)
         await store.add_items("sky", [NewItem("k", "http://h/k.jpg", captured, "k.jpg")])
     db = sqlite3.connect(cfg.db_path)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from daemon.config.load import load_config
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.integration.downloads.aria2_harness import ARIA2_CONFIG, file_item, library_files, require_aria2c
 from tests.procs import DaemonProcess
 
@@ -54,7 +54,7 @@ async def test_daemon_killed_mid_download_restarts_and_completes_without_duplica
     big = {f"b{i}.bin": site.add(f"b{i}.bin", 12 * MIB) for i in range(3)}
     small = {f"s{i}.bin": site.add(f"s{i}.bin", 20_000) for i in range(10)}
     site.rate_bps = MIB // 2  # per connection: the big files need several seconds
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         await store.add_items("files", [file_item(base, n, f"lib/{n}") for n in [*big, *small]])
 
     daemon = await DaemonProcess.start(config, tmp_path)

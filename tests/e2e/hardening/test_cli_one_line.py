@@ -7,7 +7,7 @@ import asyncio
 import os
 import sqlite3
 
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.integration.sources.test_nasa_iss_e2e import API_KEY, iss_config
 from tests.integration.sources.test_nasa_iss_e2e import eol as eol  # the fixture
 from tests.procs import DaemonProcess, cli_runner
@@ -36,7 +36,7 @@ def garble(db, offset_pages: int = 1) -> None:
 
 async def damaged_db(tmp_path, how: str):
     cfg = iss_config(tmp_path, "http://127.0.0.1:9")
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         await store.start_run("iss", "schedule")
     raw = sqlite3.connect(cfg.db_path)
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -8,18 +8,18 @@ import sqlite3
 import sys
 
 from daemon.resources import open_resources
-from daemon.store import RunCounts, Store
+from daemon.store import RunCounts, SqliteStore
 
 
 async def test_killed_process_runs_are_closed_as_interrupted_at_the_next_start(write_config, tmp_path):
     _, cfg = write_config("http://127.0.0.1:9/")
-    async with Store.open(cfg.db_path) as store:
+    async with SqliteStore.open(cfg.db_path) as store:
         mine = await store.start_run("sky", "schedule")  # this process: alive
     # a run opened by another process that then died (SIGKILL: no finish_run)
     code = ("import asyncio, sys\n"
             "from daemon.store import Store\n"
             "async def main():\n"
-            "    async with Store.open(__import__('pathlib').Path(sys.argv[1])) as store:\n"
+            "    async with SqliteStore.open(__import__('pathlib').Path(sys.argv[1])) as store:\n"
             "        print(await store.start_run('sky', 'backfill'), flush=True)\n"
             "        await asyncio.sleep(60)\n"
             "asyncio.run(main())\n")

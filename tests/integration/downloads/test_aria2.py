@@ -17,7 +17,7 @@ from daemon.downloads.aria2.errors import classify
 from daemon.downloads.aria2.process import Aria2Missing
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.resources import open_resources
-from daemon.store import Store
+from daemon.store import SqliteStore
 from tests.integration.downloads.aria2_harness import (
     aria2_config,
     file_item,
@@ -248,12 +248,12 @@ async def test_a_saved_session_is_continued_and_foreign_downloads_are_removed(fi
 
 
 async def _read_items(db: Path) -> list[tuple[str, int]]:
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         return [(r["key"], r["id"]) for r in await store._read("SELECT key, id FROM items")]
 
 
 async def _exec(db: Path, sql: str) -> None:
-    async with Store.open(db) as store, store._tx() as tx:
+    async with SqliteStore.open(db) as store, store._tx() as tx:
         await tx.execute(sql)
 
 

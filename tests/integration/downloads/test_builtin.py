@@ -11,7 +11,7 @@ import pytest
 from daemon.config.settings import DownloadSettings, HttpSettings, LibrarySettings
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
-from daemon.store import NewItem, Store
+from daemon.store import NewItem, SqliteStore
 from tests.fakes.frames import fisheye_frame
 
 
@@ -43,7 +43,7 @@ async def test_existing_file_policies(skycam, tmp_path, policy):
     existing = fisheye_frame(0.0, seed=99)
     (root / "sky" / "a.jpg").write_bytes(existing)
     with ThreadPoolExecutor(2) as pool:
-        async with Store.open(tmp_path / "h.db") as store, HttpClient(HttpSettings()) as http:
+        async with SqliteStore.open(tmp_path / "h.db") as store, HttpClient(HttpSettings()) as http:
             await store.add_items("sky", [spec(base, "0002", "sky/a.jpg")])
             await run_once(store, http, root, policy, pool)
             (row,) = [dict(r) for r in await store._read("SELECT * FROM items")]
@@ -66,7 +66,7 @@ async def test_path_escaping_the_library_fails_the_item_only(skycam, tmp_path):
     root = tmp_path / "lib"
     root.mkdir()
     with ThreadPoolExecutor(2) as pool:
-        async with Store.open(tmp_path / "h.db") as store, HttpClient(HttpSettings()) as http:
+        async with SqliteStore.open(tmp_path / "h.db") as store, HttpClient(HttpSettings()) as http:
             await store.add_items("sky", [spec(base, "0002", "../../evil.jpg"), spec(base, "0012", "ok.jpg")])
             await run_once(store, http, root, "skip", pool)
             states = await store.item_states("sky", ["0002", "0012"])
@@ -98,7 +98,7 @@ async def test_transfers_never_exceed_concurrency_while_finished_files_are_seale
     app.router.add_get("/f/{name}", answer)
     async with serve_app(app) as base:
         store_path = tmp_path / "h.db"
-        async with Store.open(store_path) as store, HttpClient(HttpSettings()) as http:
+        async with SqliteStore.open(store_path) as store, HttpClient(HttpSettings()) as http:
             await store.add_items("s", [NewItem(f"k{i}", f"{base}f/{i}.bin", datetime(2025, 1, 1, tzinfo=UTC),
                                                 f"s/{i}.bin") for i in range(24)])
             settings = DownloadSettings(concurrency=3, poll_interval_s=0.05, set_mtime=False)

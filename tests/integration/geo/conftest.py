@@ -17,7 +17,7 @@ from daemon.config.settings import HttpSettings
 from daemon.geo.config import GeoModelSettings, GeoSettings
 from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.http import HttpClient
-from daemon.store import Store
+from daemon.store import SqliteStore, Store
 from tests.conftest import serve_app
 from tests.fakes.s2_scenes import SceneSpec, item_dict, make_scene
 from tests.fakes.stac_server import StacSite
@@ -70,7 +70,7 @@ class GeoWorld:
 @pytest.fixture
 async def geo(tmp_path: Path) -> AsyncIterator[GeoWorld]:
     site = StacSite(tmp_path / "cogs")
-    async with serve_app(site.app()) as url, Store.open(tmp_path / "h.db") as store, \
+    async with serve_app(site.app()) as url, SqliteStore.open(tmp_path / "h.db") as store, \
             HttpClient(HttpSettings(backoff_initial_s=0.01, backoff_max_s=0.05)) as http:
         with ThreadPoolExecutor(2) as pool:
             yield GeoWorld(site, url, tmp_path / "library", store, http, pool)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.store import NewItem, Store
+from daemon.store import NewItem, SqliteStore
 
 
 def spec(key: str) -> NewItem:
@@ -48,7 +48,7 @@ async def cancelled_behind_a_writer(db, store, call, hold_s: float) -> asyncio.T
 
 async def test_begin_cancelled_while_another_writer_holds_the_lock(tmp_path):
     db = tmp_path / "h.db"
-    async with Store.open(db, busy_timeout_ms=5000) as store:
+    async with SqliteStore.open(db, busy_timeout_ms=5000) as store:
         # the API's health check times out while BEGIN IMMEDIATE waits for the lock
         holder = await cancelled_behind_a_writer(db, store, store.ping, 1.0)
         await holder  # the other writer is done; the stale BEGIN has run meanwhile (or will)
@@ -62,7 +62,7 @@ async def test_begin_cancelled_while_another_writer_holds_the_lock(tmp_path):
 
 async def test_read_cancelled_while_a_stale_begin_is_queued(tmp_path):
     db = tmp_path / "h.db"
-    async with Store.open(db, busy_timeout_ms=5000) as store:
+    async with SqliteStore.open(db, busy_timeout_ms=5000) as store:
         holder = await cancelled_behind_a_writer(db, store, lambda: store.add_items("sky", [spec("a")]), 0.5)
         # a read right after (the stale BEGIN may still be queued): answers and leaves no transaction
         assert await store.schema_version() >= 5
@@ -80,7 +80,7 @@ async def test_read_cancelled_while_a_stale_begin_is_queued(tmp_path):
 async def test_cancelled_at_every_await_loses_and_doubles_nothing(tmp_path, operation):
     """Cancel one store call after 0, 1, 2 … loop turns; after each, the store works and the
     call either happened entirely or not at all."""
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         for turns in range(40):
             key = f"k{turns}"
             await store.add_items("sky", [spec(f"{key}-base")])

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from daemon.store import Store
+from daemon.store import SqliteStore
 from daemon.store.sqlite import _migrations
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ async def test_tasks_of_a_schema_10_store_survive_migration_11(tmp_path):
                  " '2026-11-30T10:05:00Z')", ('{"source": "sky"}', '["k1", "k2"]'))
     conn.commit()
     conn.close()
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         assert await store.schema_version() >= 11
         task = await store.get_task(5, with_follow=True)
         assert task is not None

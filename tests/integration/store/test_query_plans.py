@@ -10,7 +10,7 @@ import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from daemon.store import Downloaded, NewItem, RunCounts, Store
+from daemon.store import Downloaded, NewItem, RunCounts, SqliteStore, Store
 from daemon.store.models import ResultOutput
 from daemon.store.sqlite import _migrations
 
@@ -78,7 +78,7 @@ async def test_the_gallery_looks_results_up_by_item(tmp_path):
     """Regression: its result columns once went through the index on results.status — every
     completed result read for each of the 48 rows (381 ms at 100,000 items, 2.6 ms now)."""
     statements: list[str] = []
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store._conn.set_trace_callback(statements.append)
         await store.gallery("sky", None, None, None, 48, 0)
         await store._conn.set_trace_callback(None)
@@ -95,7 +95,7 @@ async def test_the_gallery_looks_results_up_by_item(tmp_path):
 async def test_no_statement_scans_items_or_results(tmp_path):
     db = tmp_path / "h.db"
     statements: list[str] = []
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         await store._conn.set_trace_callback(statements.append)
         await a_day_of_work(store)
         await store._conn.set_trace_callback(None)
@@ -125,7 +125,7 @@ async def test_results_get_their_items_source_also_when_upgrading(tmp_path):
     """Migration 0010 copies each item's source into its results (counts per source without
     a join); new results get it when created."""
     db = tmp_path / "h.db"
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         await a_day_of_work(store)
         before = await store.status_counts()
     assert {r["source"] for r in before["results"]} == {"sky", "iss", "slooh"}
@@ -133,7 +133,7 @@ async def test_results_get_their_items_source_also_when_upgrading(tmp_path):
     conn.executescript("DROP INDEX results_counts; ALTER TABLE results DROP COLUMN source;"
                        " PRAGMA user_version = 9;")
     conn.close()
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         assert await store.schema_version() == max(number for number, _sql in _migrations())
         assert await store.status_counts() == before
     conn = sqlite3.connect(db)

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.store import NewItem, ResultOutput, Store
+from daemon.store import NewItem, ResultOutput, SqliteStore
 from daemon.store.sqlite import _migrations
 
 LATEST = max(number for number, _sql in _migrations())  # the newest migration's number
@@ -20,7 +20,7 @@ def spec(key: str, processors: tuple[str, ...] = ("octas",)) -> NewItem:
 
 async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
     db = tmp_path / "h.db"
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         assert await store.schema_version() == LATEST
         assert await store.add_items("sky", [spec("a"), spec("b")]) == {"a", "b"}
         assert await store.add_items("sky", [spec("a"), spec("c")]) == {"c"}
@@ -30,12 +30,12 @@ async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
     assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
     assert raw.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
     raw.close()
-    async with Store.open(db) as store:  # reopening does not re-run migrations
+    async with SqliteStore.open(db) as store:  # reopening does not re-run migrations
         assert await store.schema_version() == LATEST
 
 
 async def test_download_lease_expires_and_is_reclaimed(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a")])
         (first,) = await store.claim_items("A", 10, lease_s=0.05)
         assert await store.claim_items("B", 10, lease_s=60) == []  # leased to A
@@ -49,7 +49,7 @@ async def test_download_lease_expires_and_is_reclaimed(tmp_path):
 
 
 async def test_result_lease_crash_is_redone_once_and_never_doubled(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a")])
         (it,) = await store.claim_items("D", 1, lease_s=60)
         await store.mark_downloaded(it.id, "D", "p", 1, "h")
@@ -65,7 +65,7 @@ async def test_result_lease_crash_is_redone_once_and_never_doubled(tmp_path):
 
 
 async def test_result_given_up_after_max_attempts(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a")])
         (it,) = await store.claim_items("D", 1, lease_s=60)
         await store.mark_downloaded(it.id, "D", "p", 1, "h")
@@ -78,7 +78,7 @@ async def test_result_given_up_after_max_attempts(tmp_path):
 
 
 async def test_release_on_graceful_stop(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a"), spec("b")])
         items = await store.claim_items("D", 2, lease_s=60)
         await store.mark_downloaded(items[0].id, "D", "p", 1, "h")
@@ -92,7 +92,7 @@ async def test_release_on_graceful_stop(tmp_path):
 
 
 async def test_item_without_processors_is_processed_on_download(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a", processors=())])
         (it,) = await store.claim_items("D", 1, lease_s=60)
         await store.mark_downloaded(it.id, "D", "p", 1, "h")
@@ -101,7 +101,7 @@ async def test_item_without_processors_is_processed_on_download(tmp_path):
 
 async def test_two_processes_share_the_file(tmp_path):
     db = tmp_path / "h.db"
-    async with Store.open(db) as one, Store.open(db) as two:
+    async with SqliteStore.open(db) as one, SqliteStore.open(db) as two:
         await one.add_items("sky", [spec(f"k{i}") for i in range(20)])
         a, b = await asyncio.gather(one.claim_items("A", 15, 60), two.claim_items("B", 15, 60))
         ids_a, ids_b = {i.id for i in a}, {i.id for i in b}
@@ -116,7 +116,7 @@ async def test_version_1_database_is_upgraded_in_place(tmp_path):
     raw.execute("PRAGMA user_version=1")
     raw.commit()
     raw.close()
-    async with Store.open(db) as store:
+    async with SqliteStore.open(db) as store:
         assert await store.schema_version() == LATEST
         assert await store.add_items("sky", [NewItem("k2", "http://x/k2", datetime(2025, 1, 1, tzinfo=UTC),
                                                      "k2.jpg", checksum="md5=00")]) == {"k2"}
@@ -125,7 +125,7 @@ async def test_version_1_database_is_upgraded_in_place(tmp_path):
 
 
 async def test_retry_waits_for_its_backoff_and_keeps_the_reason(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a")])
         [item] = await store.claim_items("me", 10, 60)
         assert await store.retry_item(item.id, "someone-else", "network", "timeout", 0) is False
@@ -140,7 +140,7 @@ async def test_retry_waits_for_its_backoff_and_keeps_the_reason(tmp_path):
 
 
 async def test_claim_by_id_adopts_only_free_items(tmp_path):
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a"), spec("b"), spec("c")])
         ids = {r[0]: r[1] for r in await store._read("SELECT key, id FROM items")}
         await store.claim_items_by_id("other", [ids["b"]], 60)  # b is leased by another owner
@@ -151,7 +151,7 @@ async def test_claim_by_id_adopts_only_free_items(tmp_path):
 async def test_transfers_show_only_items_still_downloading(tmp_path):
     from daemon.store import Transfer
 
-    async with Store.open(tmp_path / "h.db") as store:
+    async with SqliteStore.open(tmp_path / "h.db") as store:
         await store.add_items("sky", [spec("a"), spec("b")])
         a, b = await store.claim_items("me", 10, 60)
         await store.record_transfers([Transfer(a.id, "0000000000000001", "active", 10, 100, 5, 2),
