@@ -269,7 +269,7 @@ class CoreQueries(StoreBase):
             " updated_at FROM items WHERE status = 'failed'"
             " OR (status = 'discovered' AND error_code IS NOT NULL) UNION ALL"
             " SELECT i.source, i.key, r.processor, r.error, r.updated_at FROM results r"
-            " JOIN items i ON i.id = r.item_id WHERE r.status = 'failed')"
+            " JOIN items i ON i.id = r.item_id WHERE r.status = 'failed') AS e"
             " ORDER BY updated_at DESC LIMIT ?",
             (limit,),
         )

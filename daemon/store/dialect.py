@@ -10,7 +10,7 @@ shared text (SQLite)                    PostgreSQL
 ``X IN (SELECT value FROM json_each(?))``  ``X = ANY(%s)`` with a :class:`SqlList` bound as
                                         an array (an empty one too: the array's type comes
                                         from ``X``)
-``FROM json_each(?)``                   ``FROM unnest(%s) AS j(value)``
+``FROM json_each(?)``                   ``FROM unnest(CAST(%s AS text[])) AS j(value)`` (text lists)
 ``json_extract(col, '$.a')``            ``(CAST(col AS jsonb) ->> 'a')`` (text)
 ``INDEXED BY name``, ``+col``           dropped (SQLite planner hints)
 =====================================  ==============================================
@@ -71,7 +71,7 @@ def to_postgres(sql: str) -> str:
         part = part.replace("%", "%%")
         if i % 2 == 0:  # outside literals: lists, hints and parameters
             part = _IN_LIST.sub("= ANY(?)", part)
-            part = _FROM_LIST.sub("unnest(?) AS j(value)", part)
+            part = _FROM_LIST.sub("unnest(CAST(? AS text[])) AS j(value)", part)
             part = _UNARY_PLUS.sub("", part)
             positional = positional or "?" in part
             part = part.replace("?", "%s")

@@ -148,8 +148,8 @@ class PgStore(PgBase, Store):
             " WHERE id IN (SELECT id FROM items WHERE ((status = 'discovered'"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
             " OR (status = 'downloading' AND lease_until < :now))" + only_source
-            + " ORDER BY captured_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *)"
-            " SELECT * FROM claimed ORDER BY captured_at, id"
+            + " ORDER BY captured_at NULLS FIRST, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *)"
+            " SELECT * FROM claimed ORDER BY captured_at NULLS FIRST, id"
         )
 
     _MARK_DOWNLOADED_SQL = (

@@ -59,8 +59,8 @@ class WebQueries(StoreBase):
             " (SELECT r.octas FROM results r WHERE r.item_id = i.id AND r.octas IS NOT NULL LIMIT 1) AS octas,"
             " (SELECT json_extract(r.output, '$.condition') FROM results r WHERE r.item_id = i.id"
             "  AND +r.status = 'completed' LIMIT 1) AS condition"  # +: look results up by item, not status
-            f" FROM (SELECT * FROM items i{where} ORDER BY i.captured_at DESC, i.id DESC LIMIT ? OFFSET ?) i"
-            " ORDER BY i.captured_at DESC, i.id DESC", [*params, limit, offset])
+            f" FROM (SELECT * FROM items i{where} ORDER BY i.captured_at DESC NULLS LAST, i.id DESC LIMIT ? OFFSET ?) i"
+            " ORDER BY i.captured_at DESC NULLS LAST, i.id DESC", [*params, limit, offset])
         return [dict(r) for r in rows], int(total)
 
     async def companions(self, source: str, key: str) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ class WebQueries(StoreBase):
             if value is not None and value != "":
                 sql += clause
                 params.append(value)
-        rows = await self._read(sql + " ORDER BY p.date DESC, p.time DESC LIMIT ?", [*params, limit])
+        rows = await self._read(sql + " ORDER BY p.date DESC NULLS LAST, p.time DESC NULLS LAST LIMIT ?", [*params, limit])
         return [dict(r) for r in rows]
 
     async def telescope_counts(self, source: str) -> list[dict[str, Any]]:
@@ -108,7 +108,8 @@ class WebQueries(StoreBase):
         rows = await self._read(
             "SELECT json_extract(metadata, '$.object') AS object, json_extract(metadata, '$.telescope')"
             " AS telescope, json_extract(metadata, '$.format') AS format, COUNT(*) AS n FROM items"
-            f" WHERE source = ? AND status IN {DONE_STATUSES} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (source,))
+            f" WHERE source = ? AND status IN {DONE_STATUSES} GROUP BY 1, 2, 3"
+            " ORDER BY 1 NULLS FIRST, 2 NULLS FIRST, 3 NULLS FIRST", (source,))
         return [dict(r) for r in rows]
 
     async def items_of_object(self, source: str, obj: str, limit: int) -> list[dict[str, Any]]:
@@ -116,7 +117,7 @@ class WebQueries(StoreBase):
         rows = await self._read(
             "SELECT id, key, path, captured_at, metadata FROM items WHERE source = ?"
             f" AND json_extract(metadata, '$.object') = ? AND status IN {DONE_STATUSES}"
-            " ORDER BY captured_at DESC LIMIT ?", (source, obj, limit))
+            " ORDER BY captured_at DESC NULLS LAST LIMIT ?", (source, obj, limit))
         return [{**dict(r), "metadata": json.loads(r["metadata"])} for r in rows]
 
     async def failed_list(self, source: str | None, code: str | None, limit: int) -> list[dict[str, Any]]:

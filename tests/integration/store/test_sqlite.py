@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.store import NewItem, ResultOutput, SqliteStore
+from daemon.store import NewItem, SqliteStore
 from daemon.store.sqlite import _migrations
 
 LATEST = max(number for number, _sql in _migrations())  # the newest migration's number
@@ -34,80 +33,6 @@ async def test_schema_pragmas_and_idempotent_inserts(tmp_path):
         assert await store.schema_version() == LATEST
 
 
-async def test_download_lease_expires_and_is_reclaimed(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a")])
-        (first,) = await store.claim_items("A", 10, lease_s=0.05)
-        assert await store.claim_items("B", 10, lease_s=60) == []  # leased to A
-        await asyncio.sleep(0.1)  # A "crashed": its lease expires
-        (again,) = await store.claim_items("B", 10, lease_s=60)
-        assert again.id == first.id and again.attempts == 2
-        assert not await store.mark_downloaded(first.id, "A", "p", 1, "h")  # stale owner
-        assert await store.mark_downloaded(again.id, "B", "p", 1, "h")
-        (claimed,) = await store.claim_results("W", 10, lease_s=60, max_attempts=3)
-        assert claimed.item.key == "a" and claimed.processor == "octas"
-
-
-async def test_result_lease_crash_is_redone_once_and_never_doubled(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a")])
-        (it,) = await store.claim_items("D", 1, lease_s=60)
-        await store.mark_downloaded(it.id, "D", "p", 1, "h")
-        (lost,) = await store.claim_results("W1", 10, lease_s=0.05, max_attempts=3)
-        await asyncio.sleep(0.1)
-        (redo,) = await store.claim_results("W2", 10, lease_s=60, max_attempts=3)
-        assert redo.id == lost.id and redo.attempts == 2
-        out = ResultOutput({"octas": 3}, "m", "1", octas=3, cloud_fraction=0.4)
-        assert await store.complete_result(redo.id, "W2", out, 5.0)
-        assert not await store.complete_result(lost.id, "W1", out, 5.0)  # late worker: no double
-        rows = await store.result_rows("sky")
-        assert len(rows) == 1 and rows[0]["octas"] == 3 and rows[0]["item_status"] == "processed"
-
-
-async def test_result_given_up_after_max_attempts(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a")])
-        (it,) = await store.claim_items("D", 1, lease_s=60)
-        await store.mark_downloaded(it.id, "D", "p", 1, "h")
-        for _ in range(2):
-            assert await store.claim_results("W", 1, lease_s=0.01, max_attempts=2)
-            await asyncio.sleep(0.05)
-        assert await store.claim_results("W", 1, lease_s=60, max_attempts=2) == []
-        (row,) = await store.result_rows("sky")
-        assert row["status"] == "failed" and "gave up after 2 attempts" in row["error"]
-
-
-async def test_release_on_graceful_stop(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a"), spec("b")])
-        items = await store.claim_items("D", 2, lease_s=60)
-        await store.mark_downloaded(items[0].id, "D", "p", 1, "h")
-        await store.claim_results("W", 10, lease_s=60, max_attempts=3)
-        assert await store.release_items("D") == 1
-        assert await store.release_results("W") == 1
-        busy = await store.busy_counts()
-        assert busy == {"downloading": 0, "processing": 0, "pending": 1}
-        states = await store.item_states("sky", ["a", "b"])
-        assert states == {"a": ("downloaded", None), "b": ("discovered", None)}
-
-
-async def test_item_without_processors_is_processed_on_download(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a", processors=())])
-        (it,) = await store.claim_items("D", 1, lease_s=60)
-        await store.mark_downloaded(it.id, "D", "p", 1, "h")
-        assert (await store.item_states("sky", ["a"]))["a"] == ("processed", None)
-
-
-async def test_two_processes_share_the_file(tmp_path):
-    db = tmp_path / "h.db"
-    async with SqliteStore.open(db) as one, SqliteStore.open(db) as two:
-        await one.add_items("sky", [spec(f"k{i}") for i in range(20)])
-        a, b = await asyncio.gather(one.claim_items("A", 15, 60), two.claim_items("B", 15, 60))
-        ids_a, ids_b = {i.id for i in a}, {i.id for i in b}
-        assert len(ids_a | ids_b) == 20 and not ids_a & ids_b
-
-
 async def test_version_1_database_is_upgraded_in_place(tmp_path):
     db = tmp_path / "old.db"
     raw = sqlite3.connect(db)
@@ -122,44 +47,3 @@ async def test_version_1_database_is_upgraded_in_place(tmp_path):
                                                      "k2.jpg", checksum="md5=00")]) == {"k2"}
         claimed = await store.claim_items("me", 10, 60)
     assert {(i.key, i.checksum) for i in claimed} == {("k", None), ("k2", "md5=00")}
-
-
-async def test_retry_waits_for_its_backoff_and_keeps_the_reason(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a")])
-        [item] = await store.claim_items("me", 10, 60)
-        assert await store.retry_item(item.id, "someone-else", "network", "timeout", 0) is False
-        assert await store.retry_item(item.id, "me", "network", "aria2 error 2: timeout", 3600)
-        assert await store.claim_items("me", 10, 60) == []  # not before its next attempt
-        [err] = await store._read("SELECT status, error_code, last_error FROM items")
-        assert tuple(err) == ("discovered", "network", "aria2 error 2: timeout")
-        await store.retry_item(item.id, "me", "network", "x", 0)  # not leased any more: no-op
-        await store._conn.execute("UPDATE items SET next_attempt_at = 0")
-        [again] = await store.claim_items("me", 10, 60)
-        assert again.attempts == 2
-
-
-async def test_claim_by_id_adopts_only_free_items(tmp_path):
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a"), spec("b"), spec("c")])
-        ids = {r[0]: r[1] for r in await store._read("SELECT key, id FROM items")}
-        await store.claim_items_by_id("other", [ids["b"]], 60)  # b is leased by another owner
-        got = await store.claim_items_by_id("me", [ids["a"], ids["b"]], 60)
-        assert [i.key for i in got] == ["a"]
-
-
-async def test_transfers_show_only_items_still_downloading(tmp_path):
-    from daemon.store import Transfer
-
-    async with SqliteStore.open(tmp_path / "h.db") as store:
-        await store.add_items("sky", [spec("a"), spec("b")])
-        a, b = await store.claim_items("me", 10, 60)
-        await store.record_transfers([Transfer(a.id, "0000000000000001", "active", 10, 100, 5, 2),
-                                      Transfer(b.id, "0000000000000002", "waiting", 0, 0, 0)])
-        rows = await store.transfers()
-        assert [(r["key"], r["completed_bytes"], r["total_bytes"]) for r in rows] == [("a", 10, 100),
-                                                                                      ("b", 0, 0)]
-        assert await store.mark_downloaded(a.id, "me", "a.jpg", 100, "f" * 64)
-        assert [r["key"] for r in await store.transfers()] == ["b"]
-        assert await store.mark_item_failed(b.id, "me", "not_found", "404")
-        assert await store.transfers() == []
