@@ -59,7 +59,8 @@ class WebQueries(StoreBase):
             " (SELECT r.octas FROM results r WHERE r.item_id = i.id AND r.octas IS NOT NULL LIMIT 1) AS octas,"
             " (SELECT json_extract(r.output, '$.condition') FROM results r WHERE r.item_id = i.id"
             "  AND +r.status = 'completed' LIMIT 1) AS condition"  # +: look results up by item, not status
-            f" FROM (SELECT * FROM items i{where} ORDER BY i.captured_at DESC NULLS LAST, i.id DESC LIMIT ? OFFSET ?) i"
+            f" FROM (SELECT * FROM items i{where} ORDER BY i.captured_at DESC NULLS LAST, i.id DESC"
+            " LIMIT ? OFFSET ?) i"
             " ORDER BY i.captured_at DESC NULLS LAST, i.id DESC", [*params, limit, offset])
         return [dict(r) for r in rows], int(total)
 
@@ -100,7 +101,8 @@ class WebQueries(StoreBase):
             if value is not None and value != "":
                 sql += clause
                 params.append(value)
-        rows = await self._read(sql + " ORDER BY p.date DESC NULLS LAST, p.time DESC NULLS LAST LIMIT ?", [*params, limit])
+        rows = await self._read(sql + " ORDER BY p.date DESC NULLS LAST, p.time DESC NULLS LAST LIMIT ?",
+                                [*params, limit])
         return [dict(r) for r in rows]
 
     async def telescope_counts(self, source: str) -> list[dict[str, Any]]:

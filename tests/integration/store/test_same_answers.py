@@ -23,7 +23,7 @@ def _item(key: str, i: int, processors: tuple[str, ...] = ("octas",), **meta: An
 def _stable(value: Any) -> Any:
     """``value`` with ids, lease owners, Unix times and now-stamps replaced by markers."""
     if isinstance(value, dict):
-        return {k: ("<id>" if k in ("id", "item_id", "run_id") or k.endswith("_at") and isinstance(v, float)
+        return {k: ("<id>" if k in ("id", "item_id", "run_id") or (k.endswith("_at") and isinstance(v, float))
                     else "<owner>" if k in ("owner", "lease_owner") and v else
                     "<t>" if k in ("lease_until", "next_attempt_at") and v else _stable(v))
                 for k, v in value.items()}
@@ -95,7 +95,8 @@ async def scenario(store: Store) -> dict[str, Any]:
     seen["last_run_per_source"] = await store.last_run_per_source()
     item = await store.item_with_results(claimed[0].id)
     seen["item"] = item
-    seen["paused"] = [await store.set_paused("source:sky", True, "me"), await store.set_paused("source:sky", True, "me")]
+    seen["paused"] = [await store.set_paused("source:sky", True, "me"),
+                      await store.set_paused("source:sky", True, "me")]
     seen["controls"] = await store.controls()
     seen["resumed"] = await store.set_paused("source:sky", False, "me")
     seen["requeued_results"] = len(await store.requeue_results("octas", "sky", ["k0"]))
