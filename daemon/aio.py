@@ -13,6 +13,19 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+_NODE = [socket.gethostname()]
+
+
+def set_node_name(name: str | None) -> None:
+    """Name this process's node (``[daemon] node_name``; None: the host name). Lease owners
+    and runs carry it, so N daemons on one database tell their leases apart."""
+    _NODE[0] = name or socket.gethostname()
+
+
+def node_name() -> str:
+    """This process's node name (``[daemon] node_name``, default the host name)."""
+    return _NODE[0]
+
 
 async def wait_any(events: list[asyncio.Event], timeout_s: float) -> None:
     """Return when any of ``events`` is set or after ``timeout_s`` seconds."""
@@ -34,19 +47,20 @@ async def run_in_pool(pool: Executor, fn: Callable[..., T], *args: object) -> T:
 
 
 def lease_owner(component: str) -> str:
-    """A lease owner id unique to this process and component, e.g. ``nas1:4242:worker``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{component}"
+    """A lease owner id unique to this process and component, e.g. ``nas1:4242:worker``
+    (node name, process id, component)."""
+    return f"{node_name()}:{os.getpid()}:{component}"
 
 
 def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` (from :func:`lease_owner`) names a process of this host that is gone.
+    """True when ``owner`` (from :func:`lease_owner`) names a process of this node that is gone.
 
-    Owners of other hosts, or that cannot be parsed, are never called dead: their leases
+    Owners of other nodes, or that cannot be parsed, are never called dead: their leases
     simply expire.
     """
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != node_name() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

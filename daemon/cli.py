@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 
 from daemon import __version__
+from daemon.aio import set_node_name
 from daemon.config.load import find_config, load_config
 from daemon.config.root import Config
 from daemon.errors import ConfigError, HarvestdError, InputError
@@ -195,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     quiet = "warning" if _shows_progress(args) and args.log_level is None else None
     configure_logging(args.log_level or quiet or cfg.daemon.log_level, args.log_format)
     register_config_secrets(cfg)
+    set_node_name(cfg.daemon.node_name)
     # a damaged database is one line before any work (the daemon logs it as startup_failed)
-    if args.command != "run" and cfg.db_path.exists():
+    if args.command != "run" and cfg.store.url is None and cfg.db_path.exists():
         from daemon.store.damage import StoreDamaged, check_database
 
         try:

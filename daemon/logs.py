@@ -11,11 +11,13 @@ every format they are plain text without local variables, and pass the secret re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
 from typing import Literal
+from urllib.parse import urlsplit
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -37,7 +39,12 @@ def register_secret(value: str | None) -> None:
 
 def register_config_secrets(config: object) -> None:
     """Register the values of fields named api_key / password / token / secret / username in the config
-    (its sources and their nested models)."""
+    (its sources and their nested models), and the password of a ``[store] url``."""
+    store_url = getattr(getattr(config, "store", None), "url", None)
+    if store_url:
+        with contextlib.suppress(ValueError):
+            if password := urlsplit(store_url).password:
+                register_secret(password)
     sources = getattr(config, "sources", {}) or {}
     for source in sources.values():
         for name in type(source).model_fields:

@@ -32,5 +32,9 @@ RESULTS = Gauge("harvestd_results", "Results by source, processor and status (re
 DOWNLOADS_ACTIVE = Gauge("harvestd_downloads_active", "Downloads in flight", registry=REGISTRY)
 LOOP_LAG = Gauge("harvestd_event_loop_lag_seconds", "How late a 1 s sleep woke up, last sample",
                  registry=REGISTRY)
+NODE_SEEN = Gauge("harvestd_node_last_seen_seconds",
+                  "Seconds since each node's last heartbeat (read at scrape)", ["node"], registry=REGISTRY)
+NODE_LEASES = Gauge("harvestd_node_leases", "Leases each node holds now (read at scrape)", ["node", "kind"],
+                    registry=REGISTRY)
 ARIA2_RESTARTS = Gauge("harvestd_aria2_restarts", "Times aria2c was restarted since start",
                        registry=REGISTRY)

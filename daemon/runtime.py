@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 
 from daemon import notify
-from daemon.aio import lease_owner, wait_any
+from daemon.aio import lease_owner, node_name, wait_any
 from daemon.api.app import build_app, start_api
 from daemon.api.controls import ControlsContext
 from daemon.api.geo import GeoApiContext
@@ -35,9 +35,10 @@ from daemon.config.load import load_config
 from daemon.config.root import Config
 from daemon.controls import Controls
 from daemon.downloads.aria2.process import Aria2Missing
-from daemon.errors import ConfigError, HarvestdError
+from daemon.errors import ConfigError, HarvestdError, StoreError
 from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.logs import register_config_secrets
+from daemon.nodes import Heartbeat, schedule_gap_s
 from daemon.pipeline import run_window
 from daemon.resources import Resources, open_resources
 from daemon.scheduler import Jobs
@@ -96,6 +97,10 @@ class Daemon:
             return
         if self.controls is not None and self.controls.source_paused(name):
             log.info("source_run_skipped", source=name, reason="paused by an operator (harvestd resume SOURCE)")
+            return
+        holder = await self.res.store.claim_schedule(name, node_name(), schedule_gap_s(source.config.schedule))
+        if holder is not None:  # N nodes on one store: one runs each fire
+            log.info("source_run_skipped", source=name, reason=f"node {holder} took this scheduled run")
             return
         task = asyncio.current_task()
         assert task is not None
@@ -226,7 +231,8 @@ class Daemon:
             return None
         health = HealthContext(res.store, res.downloader, res.worker, self.jobs.health,
                                lambda: self.loop_lag.value_s, cfg.daemon.watchdog_max_loop_lag_s,
-                               stale_after_s=lambda: stale_limits(self.sources))
+                               stale_after_s=lambda: stale_limits(self.sources),
+                               heartbeat_s=cfg.daemon.heartbeat_s)
         self.uploads = UploadContext(res.store, res.downloader, cfg.uploads, res.worker.wake)
         tasks = TaskContext(res.store, self.task_runner, lambda: self.sources, lambda: set(res.processors),
                             cfg.api.max_task_range_days)
@@ -283,9 +289,9 @@ class Daemon:
         cfg = self.cfg
         try:
             return await self._run(cfg)
-        except (OSError, sqlite3.Error, Aria2Missing) as exc:  # e.g. the data folder is not writable
+        except (OSError, sqlite3.Error, Aria2Missing, StoreError) as exc:  # e.g. data folder not writable
             log.critical("startup_failed", reason=f"{type(exc).__name__}: {exc}",
-                         db=str(cfg.db_path), library=str(cfg.library.root))
+                         db="postgresql" if cfg.store.url else str(cfg.db_path), library=str(cfg.library.root))
             notify.sd_notify(f"STATUS=startup failed: {exc}", f"ERRNO={getattr(exc, 'errno', 0) or 5}")
             return 1
 
@@ -302,6 +308,8 @@ class Daemon:
             # runs: a failed start is one startup_failed line, never a component dying mid-teardown
             api = await self._start_api(cfg, res)
             components = asyncio.Event()  # set → downloader and worker stop claiming
+            heartbeat = Heartbeat(res.store, cfg.daemon.heartbeat_s)
+            await heartbeat.beat()
             tasks = [
                 asyncio.create_task(self._supervise("downloader", res.downloader.run(components))),
                 asyncio.create_task(self._supervise("worker", res.worker.run(components))),
@@ -311,10 +319,13 @@ class Daemon:
                 side = [asyncio.create_task(self._reloader()), asyncio.create_task(self._watchdog()),
                         asyncio.create_task(self.task_runner.run(self.stop)),
                         asyncio.create_task(self.geo_runner.run(self.stop)),
-                        asyncio.create_task(self._follow_controls())]
+                        asyncio.create_task(self._follow_controls()),
+                        asyncio.create_task(heartbeat.run(self.stop)),
+                        asyncio.create_task(res.store.listen(  # PostgreSQL: woken by other nodes
+                            {"items": res.downloader.wake.set, "results": res.worker.wake.set}, self.stop))]
                 self.jobs.start()
                 self.jobs.sync(cfg, first=True)
-                log.info("daemon_started", config=str(self.config_path), db=str(cfg.db_path),
+                log.info("daemon_started", config=str(self.config_path), db=res.store.where, node=node_name(),
                          library=str(cfg.library.root), sources=sorted(self.sources),
                          pid=os.getpid(), next_runs=self.jobs.next_runs())
                 notify.ready(self._status_line())
@@ -323,6 +334,7 @@ class Daemon:
                 log.info("daemon_stopping")
             finally:  # components stop before the store closes, whatever ended the run
                 await self._shut_down(api, components, tasks, side)
+                await heartbeat.stopped()
             busy = await res.store.busy_counts()
         log.info("daemon_stopped", left_downloading=busy["downloading"],
                  left_processing=busy["processing"], exit_status=self.exit_status)

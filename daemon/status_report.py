@@ -39,12 +39,23 @@ def print_status(cfg: Config, n_errors: int) -> int:
             errors = await store.last_errors(n_errors)
             transfers = await store.transfers(20)
             paused = await store.controls()
-        print(f"database {cfg.db_path}")
+            nodes = await store.nodes()
+            where = store.where
+        print(f"database {where}")
         print(_library_line(cfg))
         if "downloads" in paused:
             how = paused["downloads"]
             print(f"downloads: PAUSED since {how['paused_at']} by {how['paused_by']}"
                   " (harvestd resume --downloads)")
+        if nodes:
+            print("nodes:")
+            for node in nodes:
+                beat = (f"stopped {node['stopped_at']}" if node["stopped_at"]
+                         else f"last heartbeat {node['age_s']:.0f} s ago"
+                         + (" (SILENT)" if node["age_s"] > 3 * cfg.daemon.heartbeat_s else ""))
+                print(f"  {node['name']:<16} {node['host']} pid {node['pid']} v{node['version']}: {beat};"
+                      f" holds {node['downloading']} downloads, {node['processing']} results,"
+                      f" {node['tasks']} tasks")
         print("sources:")
         for name, state in health.items() or {"-": None}.items():
             print(f"  {describe(name, state)}" if state else "  - (no items yet)")

@@ -100,6 +100,12 @@ async def get_metrics(request: web.Request) -> web.Response:
     for result_row in counts["results"]:
         metrics.RESULTS.labels(result_row["source"] or "", result_row["processor"],
                                result_row["status"]).set(result_row["n"])
+    metrics.NODE_SEEN.clear()
+    metrics.NODE_LEASES.clear()
+    for node in await src.store.nodes():
+        metrics.NODE_SEEN.labels(node["name"]).set(node["age_s"])
+        for kind in ("downloading", "processing", "tasks"):
+            metrics.NODE_LEASES.labels(node["name"], kind).set(node[kind])
     metrics.DOWNLOADS_ACTIVE.set(src.downloader.busy)
     metrics.LOOP_LAG.set(src.loop_lag_s())
     metrics.ARIA2_RESTARTS.set(src.downloader.restarts)

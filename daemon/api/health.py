@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from daemon.aio import node_name
 from daemon.downloads.base import Downloader
 from daemon.source_health import source_states
 from daemon.store import Store
@@ -41,6 +42,7 @@ class HealthContext:
     loop_lag_s: Callable[[], float]  # the last sample of :func:`sample_loop_lag`
     max_loop_lag_s: float
     stale_after_s: Callable[[], Mapping[str, float | None]] = dict  # each source's stale_after_s
+    heartbeat_s: float = 10.0  # [daemon] heartbeat_s: a node silent 3× this long is flagged
 
 
 HEALTH: web.AppKey[HealthContext] = web.AppKey("health", HealthContext)
@@ -123,6 +125,12 @@ async def collect_health(src: HealthContext) -> tuple[bool, dict[str, Any]]:
         checks["controls"] = {"ok": True, "downloads_paused": "downloads" in paused, "paused_sources": sources}
     except Exception as exc:  # the store check above reports a store failure
         checks["controls"] = {"ok": True, "error": f"{type(exc).__name__}: {exc}"}
+    try:  # N nodes on one store: who beats, who holds what (shown; silence is not this node's health)
+        nodes = await asyncio.wait_for(src.store.nodes(), CHECK_TIMEOUT_S)
+        checks["nodes"] = {"ok": True, "this": node_name(), "nodes": [
+            {**n, "silent": n["stopped_at"] is None and n["age_s"] > 3 * src.heartbeat_s} for n in nodes]}
+    except Exception as exc:  # the store check above reports a store failure
+        checks["nodes"] = {"ok": True, "error": f"{type(exc).__name__}: {exc}"}
     try:
         states = await asyncio.wait_for(source_states(src.store, src.stale_after_s()), CHECK_TIMEOUT_S)
     except Exception as exc:  # the store check above already reports a store failure

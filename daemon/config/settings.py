@@ -22,6 +22,10 @@ class DaemonSettings(Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_timeout_s: float = Field(30.0, gt=0, le=600)
     watchdog_max_loop_lag_s: float = Field(5.0, gt=0)
+    #: this daemon's name among the nodes sharing one store (leases, runs, heartbeats);
+    #: default the host name. Two nodes must never share a name.
+    node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    heartbeat_s: float = Field(10.0, gt=0, le=300)  # how often a node says it is alive
 
 
 class StoreSettings(Model):

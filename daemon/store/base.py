@@ -10,8 +10,9 @@ with ``FOR UPDATE SKIP LOCKED``, batch inserts, migrations) each engine says its
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -69,3 +70,14 @@ class StoreBase:
 
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Awaitable[list[Any]]:
         raise NotImplementedError
+
+    async def _notify(self, db: Tx, channel: str) -> None:
+        """Tell every process sharing the store that work appeared on ``channel`` (``items``:
+        downloads to claim, ``results``: processing to claim), at the transaction's commit.
+        SQLite: nothing (its processes poll)."""
+        return None
+
+    async def listen(self, wake: dict[str, Callable[[], None]], stop: asyncio.Event) -> None:
+        """Call ``wake[channel]()`` whenever another process notifies ``channel``, until
+        ``stop``. SQLite: returns at once (polling is the only way)."""
+        return None

@@ -84,6 +84,8 @@ class CoreQueries(StoreBase):
             params.append(SqlList(error_codes))
         async with self._tx() as db:
             cur = await db.execute(sql, params)
+            if cur.rowcount:
+                await self._notify(db, "items")
             return cur.rowcount
 
     # ---------------------------------------------------------------- results
@@ -165,6 +167,8 @@ class CoreQueries(StoreBase):
                 " WHERE lease_owner = ? AND status = 'processing'",
                 (iso, owner),
             )
+            if cur.rowcount:
+                await self._notify(db, "results")
             await db.execute(
                 "UPDATE items SET status = 'downloaded', updated_at = ? WHERE status = 'processing'"
                 " AND NOT EXISTS (SELECT 1 FROM results r WHERE r.item_id = items.id"

@@ -93,6 +93,7 @@ class DownloadQueries(StoreBase):
             ids = SqlList(sorted(done))
             await db.execute("DELETE FROM transfers WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
             await db.execute(self._QUEUE_RESULTS_SQL, (now, now, ids))
+            await self._notify(db, "results")
         return done
 
     async def mark_item_failed(self, item_id: int, owner: str, error_code: str, message: str) -> bool:
@@ -119,7 +120,10 @@ class DownloadQueries(StoreBase):
             sql += " AND id IN (SELECT value FROM json_each(?))"
             params.append(SqlList(item_ids))
         async with self._tx() as db:
-            return (await db.execute(sql, params)).rowcount
+            released = (await db.execute(sql, params)).rowcount
+            if released:
+                await self._notify(db, "items")
+            return released
 
     async def claim_items_by_id(self, owner: str, item_ids: Sequence[int], lease_s: float,
                                 source: str | None = None) -> list[Item]:
@@ -189,6 +193,7 @@ class DownloadQueries(StoreBase):
                     " SELECT ?, ?, value, ?, ? FROM json_each(?)",
                     (item_id, source, now, now, SqlList(processors)),
                 )
+                await self._notify(db, "results")
         return item_id
 
     async def item_with_results(self, item_id: int) -> dict[str, Any] | None:

@@ -12,12 +12,19 @@ waiting, and never take one row twice) and batch writes as single statements.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
+import structlog
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import PoolTimeout
 
+from daemon.errors import StoreError
+from daemon.store.base import Tx
 from daemon.store.batches import SETTLE_ITEMS_OF_RESULTS, item_rows, metadata_json
 from daemon.store.dialect import SqlList
 from daemon.store.models import NewItem, ResultOutput, utc_now_iso
@@ -26,6 +33,12 @@ from daemon.store.sqlite import _migrations
 from daemon.store.store import Store
 
 MIGRATION_LOCK = 0x68617276  # pg_advisory_xact_lock key ("harv")
+log = structlog.get_logger("daemon.store")
+
+
+class StoreUnavailable(StoreError):
+    """The PostgreSQL server cannot be reached or refuses the login (the message names the
+    server, never the password)."""
 
 
 def redacted(url: str) -> str:
@@ -56,13 +69,47 @@ class PgStore(PgBase, Store):
         """
         conninfo = make_conninfo(url, application_name="harvestd")
         pool = make_pool(conninfo, min_size=1, max_size=pool_size, timeout_s=timeout_s)
-        await pool.open(wait=True, timeout=timeout_s)
         try:
-            store = cls(pool, redacted(url))
+            try:
+                await pool.open(wait=True, timeout=timeout_s)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                raise StoreUnavailable(f"PostgreSQL at {redacted(url)} cannot be reached: {exc}") from None
+            store = cls(pool, redacted(url), conninfo)
             await store._migrate()
+            schema = (await store._read("SELECT current_schema()"))[0][0]
+            store._channel_prefix = f"harvestd_{schema}_"[:50]
             yield store
         finally:
             await pool.close()
+
+    def __init__(self, pool: Any, where: str, conninfo: str) -> None:
+        super().__init__(pool, where)
+        self._conninfo = conninfo
+        self._channel_prefix = "harvestd_"
+
+    async def _notify(self, db: Tx, channel: str) -> None:
+        await db.execute("SELECT pg_notify(?, '')", (self._channel_prefix + channel,))
+
+    async def listen(self, wake: dict[str, Callable[[], None]], stop: asyncio.Event) -> None:
+        """``LISTEN`` on a connection of its own (outside the pool) and call ``wake[channel]()``
+        per notification, until ``stop``; a lost connection is logged and made again after
+        5 s (the components poll meanwhile)."""
+        channels = {self._channel_prefix + name: fn for name, fn in wake.items()}
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+                    for channel in channels:
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    log.info("store_listening", channels=sorted(wake))
+                    async for note in conn.notifies():
+                        if (fn := channels.get(note.channel)) is not None:
+                            fn()
+                        if stop.is_set():
+                            return
+            except psycopg.Error as exc:
+                log.warning("store_listen_lost", error=str(exc), retry_in_s=5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5.0)
 
     async def _migrate(self) -> None:
         steps = await asyncio.to_thread(_migrations, "migrations_pg")
@@ -104,7 +151,10 @@ class PgStore(PgBase, Store):
                 " CAST(? AS text[]), CAST(? AS text[]))"
                 " ON CONFLICT (source, key) DO NOTHING RETURNING key",
                 [list(c) for c in columns])
-            return {r[0] for r in await cur.fetchall()}
+            inserted = {r[0] for r in await cur.fetchall()}
+            if inserted:
+                await self._notify(db, "items")
+            return inserted
 
     async def complete_results(self, owner: str, done: Sequence[tuple[int, ResultOutput, float]]) -> list[bool]:
         """Record several outputs ``(result_id, output, duration_ms)`` in one transaction (one

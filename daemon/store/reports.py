@@ -58,6 +58,8 @@ class ReportQueries(StoreBase):
                 " error_code = NULL, updated_at = ? WHERE source = ? AND status = 'failed'"
                 " AND key IN (SELECT value FROM json_each(?))",
                 (utc_now_iso(), source, SqlList(keys)))
+            if cur.rowcount:
+                await self._notify(db, "items")
             return cur.rowcount
 
     async def item_stats(self, source: str | None = None) -> list[ItemStatsRow]:

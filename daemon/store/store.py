@@ -10,13 +10,15 @@ from __future__ import annotations
 from daemon.store.core import CoreQueries
 from daemon.store.downloads import DownloadQueries
 from daemon.store.geo import GeoQueries
+from daemon.store.nodes import NodeQueries
 from daemon.store.reports import ReportQueries
 from daemon.store.tasks import TaskQueries
 from daemon.store.web import WebQueries
 
 
-class Store(CoreQueries, DownloadQueries, TaskQueries, GeoQueries, WebQueries, ReportQueries):
-    """The harvestd database: items, results, runs, tasks, transfers, source state, controls."""
+class Store(CoreQueries, DownloadQueries, TaskQueries, GeoQueries, WebQueries, ReportQueries, NodeQueries):
+    """The harvestd database: items, results, runs, tasks, transfers, source state, controls,
+    nodes."""
 
     async def schema_version(self) -> int:
         """The number of the last applied migration."""

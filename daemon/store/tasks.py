@@ -122,8 +122,12 @@ class TaskQueries(StoreBase):
                 sql += " AND key IN (SELECT value FROM json_each(?))"
                 params.append(SqlList(keys))
             sql += ")"
-        async with self._tx() as db, db.execute(sql + " RETURNING id", params) as cur:
-            return sorted(r[0] for r in await cur.fetchall())
+        async with self._tx() as db:
+            cur = await db.execute(sql + " RETURNING id", params)
+            ids = sorted(r[0] for r in await cur.fetchall())
+            if ids:
+                await self._notify(db, "results")
+            return ids
 
     async def result_states(self, result_ids: Sequence[int]) -> dict[int, str]:
         """``result id → status`` for the given ids."""

@@ -150,6 +150,8 @@ class WebQueries(StoreBase):
                 params.append(value)
         async with self._tx() as db:
             cur = await db.execute(sql, params)
+            if cur.rowcount:
+                await self._notify(db, "items")
             return cur.rowcount
 
     async def last_run_per_source(self) -> dict[str, dict[str, Any]]:

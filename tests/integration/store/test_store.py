@@ -4,6 +4,7 @@ nothing and double nothing, retries, transfers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from daemon.store import NewItem, ResultOutput
@@ -132,3 +133,55 @@ async def test_transfers_show_only_items_still_downloading(store):
     assert [r["key"] for r in await store.transfers()] == ["b"]
     assert await store.mark_item_failed(b.id, "me", "not_found", "404")
     assert await store.transfers() == []
+
+
+async def test_nodes_beat_and_show_the_leases_they_hold(store):
+    await store.heartbeat("nas-a", "host1", 11, "0.1.0", "2025-01-01T00:00:00Z")
+    await store.heartbeat("nas-b", "host2", 22, "0.1.0", "2025-01-01T00:00:00Z")
+    await store.add_items("sky", [spec("a"), spec("b"), spec("c")])
+    await store.claim_items("nas-a:11:daemon-downloader", 2, 60)
+    await store.claim_items("nas-b:22:daemon-downloader", 1, 60)
+    await store.node_stopped("nas-b", 22)
+    nodes = {n["name"]: n for n in await store.nodes()}
+    assert nodes["nas-a"]["downloading"] == 2 and nodes["nas-b"]["downloading"] == 1
+    assert nodes["nas-a"]["stopped_at"] is None and nodes["nas-b"]["stopped_at"] is not None
+    assert 0 <= nodes["nas-a"]["age_s"] < 5
+    await store.heartbeat("nas-b", "host2", 23, "0.1.0", "2025-01-02T00:00:00Z")  # restarted
+    assert {n["name"]: n["stopped_at"] for n in await store.nodes()}["nas-b"] is None
+
+
+async def test_a_scheduled_run_is_taken_by_one_node(open_test_store):
+    async with open_test_store() as one, open_test_store() as two, open_test_store() as three:
+        outcomes = await asyncio.gather(*(s.claim_schedule("sky", node, 60) for s, node in
+                                          ((one, "a"), (two, "b"), (three, "c"))))
+        winners = [node for node, held in zip("abc", outcomes, strict=True) if held is None]
+        assert len(winners) == 1
+        assert {held for held in outcomes if held is not None} == set(winners)
+        assert await one.claim_schedule("sky", winners[0], 60) is None  # the same node again
+        assert await one.claim_schedule("other", "z", 60) is None  # per source
+        await asyncio.sleep(0.05)
+        assert await two.claim_schedule("sky", "q", 0.01) is None  # the next fire: anyone
+
+
+async def test_work_wakes_listeners_on_postgresql(open_test_store, store_url):
+    woken: dict[str, int] = {"items": 0, "results": 0}
+    stop = asyncio.Event()
+    async with open_test_store() as listener, open_test_store() as writer:
+        wake = {name: (lambda name=name: woken.__setitem__(name, woken[name] + 1)) for name in woken}
+        task = asyncio.create_task(listener.listen(wake, stop))
+        await asyncio.sleep(0.3)  # LISTEN is in place
+        await writer.add_items("sky", [spec("a")])
+        (item,) = await writer.claim_items("D", 1, 60)
+        await writer.mark_downloaded(item.id, "D", "p", 1, "h")
+        for _ in range(50):
+            if woken["items"] and woken["results"]:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if store_url is None:  # SQLite: nobody is woken, components poll
+        assert woken == {"items": 0, "results": 0}
+    else:
+        assert woken["items"] >= 1 and woken["results"] >= 1
