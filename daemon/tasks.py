@@ -18,13 +18,14 @@ restart simply does its stage again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from daemon.aio import wait_any
+from daemon.aio import lease_owner, owner_is_dead, wait_any
 from daemon.codes import ResultStatus, TaskKind, TaskStage
 from daemon.errors import InputError
 from daemon.http import HttpClient
@@ -95,27 +96,55 @@ class TaskRunner:
     """``await runner.run(stop)``: advances every open task, oldest first."""
 
     def __init__(self, store: Store, http: HttpClient, sources: Callable[[], Mapping[str, Source]],
-                 on_enqueued: Callable[[], None], poll_s: float = 1.0) -> None:
+                 on_enqueued: Callable[[], None], poll_s: float = 1.0, lease_s: float = 60.0) -> None:
         self.store = store
         self.http = http
         self.sources = sources
         self.on_enqueued = on_enqueued
         self.poll_s = poll_s
+        self.lease_s = lease_s
+        self.owner = lease_owner("tasks")
         self.wake = asyncio.Event()  # set when a task is posted
+        self._held: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` is set; one failing task never stops the others."""
-        while not stop.is_set():
-            self.wake.clear()
-            for task in await self.store.open_tasks(KINDS):
-                with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
-                    try:
-                        await self.step(task)
-                    except Exception as exc:  # the reason is the task's, not the daemon's
-                        reason = f"{type(exc).__name__}: {exc}"
-                        log.warning("task_failed", error=reason)
-                        await self.store.update_task(task["id"], stage=TaskStage.FAILED, error=reason)
-            await wait_any([stop, self.wake], self.poll_s)
+        """Until ``stop`` is set; one failing task never stops the others. A task is advanced
+        only under its lease (N nodes on one store: one advances it, the others skip it; a
+        dead holder's lease expires, or is taken at once when it was a process of this node)."""
+        try:
+            while not stop.is_set():
+                self.wake.clear()
+                for task in await self.store.open_tasks(KINDS):
+                    if not await self.store.lease_task(task["id"], self.owner, self.lease_s,
+                                                       is_dead=owner_is_dead):
+                        continue  # another process advances it
+                    self._held.add(task["id"])
+                    with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
+                        await self._step_leased(task)
+                await wait_any([stop, self.wake], self.poll_s)
+        finally:
+            for task_id in self._held:
+                with contextlib.suppress(Exception):  # at stop: the lease then expires by itself
+                    await asyncio.shield(self.store.release_task(task_id, self.owner))
+
+    async def _step_leased(self, task: dict[str, Any]) -> None:
+        """:meth:`step`, renewing the task's lease meanwhile (an acquisition can outlast it)."""
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease_s / 3)
+                await self.store.lease_task(task["id"], self.owner, self.lease_s)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            await self.step(task)
+        except Exception as exc:  # the reason is the task's, not the daemon's
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("task_failed", error=reason)
+            await self.store.update_task(task["id"], stage=TaskStage.FAILED, error=reason)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
 
     async def step(self, task: dict[str, Any]) -> None:
         """Advance one task by one stage (or refresh its progress while processing)."""

@@ -17,7 +17,7 @@ async def test_killed_process_runs_are_closed_as_interrupted_at_the_next_start(w
         mine = await store.start_run("sky", "schedule")  # this process: alive
     # a run opened by another process that then died (SIGKILL: no finish_run)
     code = ("import asyncio, sys\n"
-            "from daemon.store import Store\n"
+            "from daemon.store import SqliteStore\n"
             "async def main():\n"
             "    async with SqliteStore.open(__import__('pathlib').Path(sys.argv[1])) as store:\n"
             "        print(await store.start_run('sky', 'backfill'), flush=True)\n"
