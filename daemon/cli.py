@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("dest", type=Path, metavar="DEST", help="a new file, or an existing folder")
     _common(backup)
 
+    move = sub.add_parser(
+        "migrate-store", help="copy the SQLite store into an empty PostgreSQL database",
+        description="Copy items, results, runs, tasks, source state and pauses from the SQLite file "
+                    "([store] path) into the PostgreSQL database at --to (migrated to the same schema; "
+                    "it must hold no items), in one transaction, checked by counts. Stop the daemon "
+                    "first; afterwards set [store] url to the same URL. README, \"Scaling out\".")
+    move.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    _common(move)
+
     for verb, does in (("pause", "stop"), ("resume", "restart")):
         ctl = sub.add_parser(
             verb, help=f"{does} a source's scheduled runs, or every download (kept across restarts)",
@@ -173,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--errors", type=int, default=10, metavar="N", help="last N errors (10)")
     _common(status)
     return parser
+
+
+def _migrate_store(cfg: Config, url: str) -> int:
+    from daemon.store.migrate import migrate_store
+    from daemon.store.opening import is_postgres_url
+
+    if not is_postgres_url(url):
+        raise InputError(f"--to must be a postgresql:// URL, not {url.split('://', 1)[0]}://")
+    if not cfg.db_path.exists():
+        raise InputError(f"no SQLite store at {cfg.db_path} ([store] path) to copy")
+    counts = asyncio.run(migrate_store(cfg.db_path, url))
+    print("copied " + ", ".join(f"{table} {n}" for table, n in counts.items())
+          + "; counts checked. Now set [store] url to that URL in the config and start the daemon.")
+    return 0
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, Config]:
@@ -234,6 +257,8 @@ def _dispatch(args: argparse.Namespace, path: Path, cfg: Config) -> int:
         return _backup(cfg, args.dest)
     if args.command in ("pause", "resume"):
         return _control(cfg, args)
+    if args.command == "migrate-store":
+        return _migrate_store(cfg, args.to)
     if args.command == "geo-task":
         from daemon.geo.cli import run_geo_task
 
