@@ -24,8 +24,8 @@ async def reports(store) -> dict:
 
 
 def migrate(config, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon", "migrate-store", "--to", url, "--config", str(config)],
-                          capture_output=True, text=True, timeout=120, cwd=config.parent,
+    command = [sys.executable, "-m", "daemon", "migrate-store", "--to", url, "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=config.parent,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -40,7 +40,8 @@ async def test_a_sqlite_store_moves_to_postgresql_whole(config):
     db = config.parent / "data" / "harvest.db"
     async with SqliteStore.open(db) as lite:
         await a_day_of_work(lite)
-        task = await lite.create_task("backfill", {"source": "sky", "since": "2025-01-01", "until": "2025-01-02"})
+        task = await lite.create_task("backfill", {"source": "sky", "since": "2025-01-01",
+                                                   "until": "2025-01-02"})
         await lite.update_task(task, stage="processing", follow=["sky-1"], total=1)
         await lite.save_source_state("sky", {"last_seen": "2025-01-01T05:00:00Z"})
         await lite.set_paused("source:iss", True, "cli")
