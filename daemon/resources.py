@@ -21,6 +21,8 @@ from daemon.downloads.base import Downloader
 from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
 from daemon.images import set_max_pixels
+from daemon.library.files import LibraryFiles, WorkingCopy
+from daemon.library.objects import ObjectLibrary
 from daemon.sources.registry import build_source
 from daemon.store import Store, open_configured
 from daemon.worker.processors.base import Processor
@@ -41,6 +43,20 @@ class Resources:
     processors: dict[str, Processor]
     downloader: Downloader
     worker: Worker
+    files: LibraryFiles  # library paths → local files (an S3 library fetches them)
+
+
+async def library_files(cfg: Config) -> LibraryFiles:
+    """The library's files: the root folder, or (``[library] url``) the S3 bucket with the
+    root as this node's working copy (its present files counted against ``cache_max_bytes``)."""
+    if cfg.library.url is None:
+        return LibraryFiles(lambda: cfg.library.root)
+    objects = ObjectLibrary(cfg.library.url, cfg.library.endpoint_url, cfg.library.region)
+    working = WorkingCopy(cfg.library.root, cfg.library.cache_max_bytes)
+    await working.scan()
+    log.info("library_in_bucket", url=cfg.library.url, working_copy=str(cfg.library.root),
+             working_copy_bytes=working.total_bytes, cache_max_bytes=cfg.library.cache_max_bytes)
+    return LibraryFiles(lambda: cfg.library.root, objects, working)
 
 
 @asynccontextmanager
@@ -74,13 +90,15 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
         processors = await asyncio.to_thread(build_processors, cfg.processor_configs())
+        files = await library_files(cfg)
         worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
-                        lease_owner(f"{role}-worker"), source=source)
+                        lease_owner(f"{role}-worker"), source=source,
+                        files=files if files.objects is not None else None)
         downloader = await build_downloader(cfg, store, http, pool, lease_owner(f"{role}-downloader"),
                                       name=f"{role}-{source}" if source else role, source=source,
-                                      on_downloaded=worker.wake.set)
+                                      on_downloaded=worker.wake.set, files=files)
         try:
-            yield Resources(cfg, store, http, pool, processors, downloader, worker)
+            yield Resources(cfg, store, http, pool, processors, downloader, worker, files)
         finally:  # the components have stopped: no run of this process can still be going
             with contextlib.suppress(Exception):  # a damaged store was reported where it failed
                 if closed := await store.close_own_runs():

@@ -241,7 +241,7 @@ class Daemon:
         controls = ControlsContext(self.controls, lambda: self.sources, self._wake_components)
         web_ctx = WebContext(res.store, self.controls, self._source_kinds,
                              lambda: self.cfg.library.root, Thumbnails(cfg.data_dir, res.pool),
-                             lambda: self.cfg.api.token, lambda: self.cfg.api.map_tile_url)
+                             lambda: self.cfg.api.token, lambda: self.cfg.api.map_tile_url, res.files)
         app = build_app(health, cfg.api, self.uploads, tasks, self.loop_lag, geo, controls, web_ctx)
         return await start_api(app, cfg.api)
 

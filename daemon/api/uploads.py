@@ -36,6 +36,7 @@ from daemon.downloads.base import Downloader
 from daemon.gps import read_gps, with_overrides
 from daemon.images import CorruptImage, ImageTooLarge, verify_upload
 from daemon.library.filing import file_into_library, file_modes
+from daemon.library.objects import ObjectStoreError
 from daemon.library.paths import LayoutError, render_layout, resolve_in_root, sanitize_component
 from daemon.store import Store
 
@@ -225,9 +226,14 @@ async def _upload(request: web.Request, src: UploadContext) -> web.Response:
         # verified above (its errors are HTTP answers): seal and publish as downloads do
         filed = await file_into_library(staged, final, policy="rename",
                                         modes=file_modes(src.downloader.guard.settings))
-        sealed, landed = filed.sealed, filed.path
+        # an S3 library: into the bucket before the item exists (recorded only once confirmed)
+        landed, sealed = await src.downloader.upload_published(root, filed.path, filed.sealed, "rename")
     except LayoutError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
+    except ObjectStoreError as exc:
+        log.warning("upload_not_stored", error=str(exc))
+        raise web.HTTPServiceUnavailable(reason="the library's bucket cannot take the file now; "
+                                                "send it again later", headers={"Retry-After": "60"}) from None
     finally:
         with contextlib.suppress(OSError):
             await asyncio.to_thread(staged.unlink, True)

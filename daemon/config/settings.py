@@ -8,6 +8,7 @@ beside their processors, ``[api]``/``[uploads]`` in :mod:`daemon.config.api`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -153,14 +154,40 @@ class LibrarySettings(Model):
     ``{data_dir}/library``. ``file_mode`` / ``dir_mode``: permission bits of published files
     and of the folders made for them (TOML ``0o644`` or ``"0644"``; unset: the umask decides),
     e.g. so NAS users outside the ``harvestd`` group can read the images.
+
+    ``url = "s3://BUCKET/PREFIX"``: the library is that bucket (files are uploaded there with
+    a SHA-256 checksum and recorded only once S3 confirmed them); ``root`` is then this
+    node's local working copy, kept under ``cache_max_bytes``. ``endpoint_url`` / ``region``
+    for S3-compatible stores; credentials come from the standard ``AWS_*`` environment
+    variables or the instance profile, never from this file.
     """
 
     root: Path = Path("library")
+    url: str | None = None  # s3://bucket/prefix
+    endpoint_url: str | None = None  # e.g. http://127.0.0.1:9000 (MinIO, moto); unset: AWS
+    region: str | None = None  # unset: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
+    cache_max_bytes: int = Field(2 << 30, ge=0)  # S3 library: the local working copy's size
     fallback_root: Path | None = None
     require_mount: bool = False
     min_free_bytes: int = Field(64 << 20, ge=0)
     file_mode: int | None = Field(None, ge=0, le=0o777)
     dir_mode: int | None = Field(None, ge=0, le=0o777)
+
+    @field_validator("url")
+    @classmethod
+    def _s3_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", value):
+            raise ValueError("must be s3://BUCKET or s3://BUCKET/PREFIX (a valid bucket name)")
+        return value.rstrip("/")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+/?", value):
+            raise ValueError("must be http(s)://HOST[:PORT]")
+        return value
 
     @field_validator("file_mode", "dir_mode", mode="before")
     @classmethod

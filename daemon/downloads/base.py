@@ -24,7 +24,9 @@ from daemon.config.settings import DownloadSettings, LibrarySettings
 from daemon.downloads.staging import sweep_staging
 from daemon.errors import classify
 from daemon.images import verify_file
+from daemon.library.files import LibraryFiles, WorkingCopy
 from daemon.library.filing import file_into_library, file_modes, mtime_of
+from daemon.library.objects import ObjectLibrary, ObjectStoreError
 from daemon.library.paths import LayoutError, resolve_in_root
 from daemon.library.publish import Sealed, is_image, seal
 from daemon.library.root import LibraryGuard, LibraryState
@@ -65,6 +67,9 @@ class Downloader(LeasedPollingLoop[Item]):
                  owner: str, source: str | None = None,
                  on_downloaded: Callable[[], None] | None = None) -> None:
         super().__init__(store, owner, source)
+        #: an S3 library (:meth:`use_library`): published into the local working copy, then uploaded
+        self.objects: ObjectLibrary | None = None
+        self.working: WorkingCopy | None = None
         self.guard = LibraryGuard(library)
         self.library_root = library.root  # the root files go to now (fallback_root while it is down)
         self._checked_at = -LIBRARY_CHECK_S
@@ -75,6 +80,12 @@ class Downloader(LeasedPollingLoop[Item]):
         self._finishing: set[asyncio.Task[None]] = set()
         self._records: GroupCommit[Downloaded, bool] = GroupCommit(self._record_many)
         self.policies: dict[str, str] = {}  # source → its own duplicate policy (else on_existing)
+
+    def use_library(self, files: LibraryFiles) -> None:
+        """Publish through ``files``: with an S3 library every file is uploaded (and the bucket
+        checked with the library root); with a folder library nothing changes."""
+        self.objects, self.working = files.objects, files.working
+        self.guard.remote = self.objects.problem if self.objects is not None else None
 
     def reconfigure(self, cfg: Config) -> None:
         """Apply a reloaded config: ``[downloads]``, ``[library]`` and each source's
@@ -128,6 +139,11 @@ class Downloader(LeasedPollingLoop[Item]):
         """A write failed with ENOSPC/EDQUOT: re-check the library now (below ``[library]
         min_free_bytes`` downloads pause until space is back) and retry the item later.
         Returns False for other errors (the caller fails the item)."""
+        if isinstance(exc, ObjectStoreError):  # the bucket: check it now (downloads pause while down)
+            self.guard.force_remote_check()
+            await self.recheck_library()
+            await self.retry_later(item, STORAGE_ERROR, str(exc))
+            return True
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return False
         await self.recheck_library()
@@ -203,6 +219,8 @@ class Downloader(LeasedPollingLoop[Item]):
 
         Returns True when the item is done (adopted); False when it must be fetched.
         """
+        if self.objects is not None:
+            return await self._adopt_object(item, target)
         if self.policy_for(item) != "skip" or not target.existed:
             return False
         try:
@@ -213,6 +231,22 @@ class Downloader(LeasedPollingLoop[Item]):
             log.warning("existing_file_invalid_refetching", path=item.path, reason=str(exc))
             return False
         await self._record(item, target, target.final, sealed, adopted=True)
+        return True
+
+    async def _adopt_object(self, item: Item, target: Target) -> bool:
+        """S3 library, ``skip``: an object already at the item's key is recorded, not fetched."""
+        assert self.objects is not None
+        if self.policy_for(item) != "skip":
+            return False
+        key = target.final.relative_to(target.root).as_posix()
+        there = await self.objects.head(key)
+        if there is None:
+            return False
+        sha = there.sha256
+        if sha is None:  # an object harvestd did not write: its digest is read once
+            await self.objects.download(key, target.final)
+            sha = (await asyncio.to_thread(seal, target.final)).sha256
+        await self._record(item, target, target.final, Sealed(there.size_bytes, sha), adopted=True)
         return True
 
     async def complete(self, item: Item, target: Target, staged: Path,
@@ -231,17 +265,43 @@ class Downloader(LeasedPollingLoop[Item]):
             self._finishing.add(task)
         try:
             verify = verify_file if self.settings.verify_images and is_image(target.final) else None
-            filed = await file_into_library(
-                staged, target.final, policy=self.policy_for(item), modes=file_modes(self.guard.settings),
+            policy = self.policy_for(item)
+            filed = await file_into_library(  # S3: into the working copy, the bucket decides below
+                staged, target.final, policy="overwrite" if self.objects is not None else policy,
+                modes=file_modes(self.guard.settings),
                 checksum=checksum or item.checksum, expected_size=expected_size,
                 mtime=mtime_of(item.captured_at) if self.settings.set_mtime else None,
                 verify=verify, pool=self.pool)
             landed, sealed = filed.path, filed.sealed
+            if self.objects is not None:
+                landed, sealed = await self.upload_published(target.root, landed, sealed, policy)
             await self._record(item, target, landed, sealed, adopted=False)
         finally:
             if task is not None:
                 self._finishing.discard(task)
         return landed
+
+    async def upload_published(self, root: Path, landed: Path, sealed: Sealed,
+                               policy: str) -> tuple[Path, Sealed]:
+        """S3 library: the verified file ``landed`` (in the working copy at ``root``) into the
+        bucket — the caller records it only after this returned; returns the path matching the
+        object's key (``rename``: maybe another name) and its seal. Folder library: unchanged.
+
+        Raises:
+            ObjectStoreError: the bucket refused or could not be reached.
+        """
+        if self.objects is None:
+            return landed, sealed
+        key = landed.relative_to(root).as_posix()
+        kind = "image/jpeg" if landed.suffix.lower() in (".jpg", ".jpeg") else None
+        there = await self.objects.upload(landed, key, policy, sealed.sha256, sealed.size_bytes, kind)
+        if there.key != key:  # renamed in the bucket: the working copy follows
+            moved = root / there.key
+            await asyncio.to_thread(landed.replace, moved)
+            landed = moved
+        if self.working is not None:
+            await self.working.touch(landed, there.size_bytes)
+        return landed, Sealed(there.size_bytes, there.sha256 or sealed.sha256)
 
     async def _record(self, item: Item, target: Target, landed: Path, sealed: Sealed,
                       adopted: bool) -> None:

@@ -21,6 +21,7 @@ from daemon.downloads.aria2.process import Aria2Missing, find_aria2c
 from daemon.downloads.base import Downloader
 from daemon.downloads.builtin import BuiltinDownloader
 from daemon.http import HttpClient
+from daemon.library.files import LibraryFiles
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.downloads")
@@ -34,8 +35,10 @@ def runtime_dir(cfg: Config) -> Path:
 
 async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Executor, owner: str, *,
                            name: str, source: str | None,
-                           on_downloaded: Callable[[], None] | None) -> Downloader:
-    """The configured download backend (not started: ``await downloader.run(stop)``).
+                           on_downloaded: Callable[[], None] | None,
+                           files: LibraryFiles | None = None) -> Downloader:
+    """The configured download backend (not started: ``await downloader.run(stop)``);
+    ``files``: the library's files (an S3 library uploads through it).
 
     Raises:
         Aria2Missing: ``backend = "aria2"`` and no aria2c binary.
@@ -43,6 +46,8 @@ async def build_downloader(cfg: Config, store: Store, http: HttpClient, pool: Ex
     downloader = await _backend(cfg, store, http, pool, owner, name=name, source=source,
                                 on_downloaded=on_downloaded)
     downloader.reconfigure(cfg)
+    if files is not None:
+        downloader.use_library(files)
     return downloader
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from daemon.config.settings import LibrarySettings
 
 log = structlog.get_logger("daemon.library")
 CHECK_TIMEOUT_S = 10.0
+REMOTE_CHECK_S = 60.0  # an S3 library's bucket, while it answers
 MIB = 1 << 20
 FULL = "full"  # how root_problem's answer for a root below min_free_bytes begins
 
@@ -75,10 +78,15 @@ class LibraryState:
 class LibraryGuard:
     """Decides the root to write to; logs each change of state once."""
 
-    def __init__(self, settings: LibrarySettings) -> None:
+    def __init__(self, settings: LibrarySettings,
+                 remote: Callable[[], Awaitable[str | None]] | None = None) -> None:
         self.settings = settings
         self.state = LibraryState(settings.root)
         self._last: tuple[Path | None, str | None] | None = None
+        #: an S3 library's bucket check (None: usable): asked at most every REMOTE_CHECK_S
+        #: seconds while it answers, at every check while it does not
+        self.remote = remote
+        self._remote_ok_at = -REMOTE_CHECK_S
 
     async def check(self, staging_dir: Path | None = None) -> LibraryState:
         """Re-check the roots (in a thread, bounded by ``CHECK_TIMEOUT_S``); ``staging_dir`` is
@@ -93,9 +101,26 @@ class LibraryGuard:
             state = LibraryState(s.fallback_root, f"{s.root} {problem}", full)
         else:
             state = LibraryState(None, f"{s.root} {problem}", full)
+        if self.remote is not None and not state.paused:
+            state = await self._check_remote(state)
         self._log_change(state)
         self.state = state
         return state
+
+    async def _check_remote(self, state: LibraryState) -> LibraryState:
+        assert self.remote is not None
+        now = time.monotonic()
+        if not self.state.paused and now - self._remote_ok_at < REMOTE_CHECK_S:
+            return state
+        problem = await self.remote()
+        if problem is not None:
+            return LibraryState(None, problem)
+        self._remote_ok_at = now
+        return state
+
+    def force_remote_check(self) -> None:
+        """Ask the bucket again at the next check (a write to it just failed)."""
+        self._remote_ok_at = -REMOTE_CHECK_S
 
     async def _problem(self, root: Path, require_mount: bool, min_free_bytes: int,
                        staging_dir: Path | None) -> str | None:

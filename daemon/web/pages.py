@@ -12,10 +12,12 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from daemon.api.params import MAX_ID, bounded_int, path_id, query_int
+from daemon.library.objects import ObjectStoreError
+from daemon.library.paths import LayoutError
 from daemon.web import views
 from daemon.web.forms import csrf_token, set_csrf
 from daemon.web.land import SIZE, land_path, tiles
-from daemon.web.views import WEB
+from daemon.web.views import WEB, WebContext
 
 STATUSES = ("discovered", "downloading", "downloaded", "uploaded", "processing", "processed", "failed")
 
@@ -136,10 +138,24 @@ async def _library_file(request: web.Request, item_id: int) -> tuple[Path, dict[
     item = await ctx.store.item_with_results(item_id)
     if item is None or not item.get("path") or item["status"] == "failed":
         raise web.HTTPNotFound(reason=f"no file for item {item_id}")
+    await _fetch_copy(ctx, item["path"])
     path = await asyncio.to_thread(file_inside, ctx.library_root(), item["path"])
     if path is None:
         raise web.HTTPNotFound(reason=f"no file for item {item_id}")
     return path, item
+
+
+async def _fetch_copy(ctx: WebContext, relative: str) -> None:
+    """An S3 library: bring ``relative`` into this node's working copy (no-op otherwise)."""
+    if ctx.files is None or ctx.files.objects is None:
+        return
+    try:
+        await ctx.files.local(relative)
+    except (FileNotFoundError, LayoutError):
+        raise web.HTTPNotFound(reason="not in the library") from None
+    except ObjectStoreError as exc:
+        raise web.HTTPServiceUnavailable(reason="the library's bucket cannot be read now",
+                                         headers={"Retry-After": "30"}) from exc
 
 
 async def file_handler(request: web.Request) -> web.StreamResponse:
@@ -165,6 +181,7 @@ async def result_preview(request: web.Request) -> web.StreamResponse:
     path = None
     if isinstance(name, str) and "/" not in name and "\\" not in name:  # a name beside the item's file
         beside = str(Path(item["path"]).parent / name)
+        await _fetch_copy(request.app[WEB], beside)
         path = await asyncio.to_thread(file_inside, request.app[WEB].library_root(), beside)
     if path is None:
         raise web.HTTPNotFound(reason=f"result {result_id} of item {item_id} has no preview")

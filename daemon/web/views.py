@@ -16,6 +16,7 @@ from aiohttp import web
 
 from daemon.api.health import HEALTH, collect_health
 from daemon.controls import Controls
+from daemon.library.files import LibraryFiles
 from daemon.store import Store
 from daemon.web.fits_summary import header_summary
 from daemon.web.land import to_xy
@@ -41,6 +42,7 @@ class WebContext:
     thumbs: Thumbnails
     token: Callable[[], str | None]
     tile_url: Callable[[], str | None] = lambda: None
+    files: LibraryFiles | None = None  # an S3 library: fetches files this node has no copy of
 
 
 WEB: web.AppKey[WebContext] = web.AppKey("web", WebContext)

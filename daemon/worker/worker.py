@@ -21,6 +21,8 @@ import structlog
 from daemon.aio import GroupCommit, run_in_pool
 from daemon.config.settings import WorkerSettings
 from daemon.images import set_max_pixels
+from daemon.library.files import LibraryFiles
+from daemon.library.objects import ObjectStoreError
 from daemon.metrics import PROCESSOR_SECONDS
 from daemon.polling import LeasedPollingLoop
 from daemon.store import ClaimedResult, Store, StoreDamaged
@@ -38,10 +40,12 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
 
     def __init__(self, store: Store, processors: dict[str, Processor], library_root: Path,
                  settings: WorkerSettings, pool: Executor, owner: str,
-                 source: str | None = None) -> None:
+                 source: str | None = None, files: LibraryFiles | None = None) -> None:
         super().__init__(store, owner, source)
         self.processors = processors
         self.library_root = library_root
+        #: an S3 library: originals fetched into the working copy, outputs uploaded beside them
+        self.files = files
         self.settings = settings
         self.pool = pool
         self.processed = 0
@@ -99,14 +103,19 @@ class Worker(LeasedPollingLoop[ClaimedResult]):
         try:
             if not item.path:
                 raise FileNotFoundError("item has no file path")
-            path = self.library_root / item.path
+            path = self.library_root / item.path if self.files is None else await self.files.local(item.path)
             async with self._threads:
                 started = time.perf_counter()
                 out = await run_in_pool(self.pool, processor.process, item, path)
                 duration_ms = (time.perf_counter() - started) * 1000
                 PROCESSOR_SECONDS.labels(claimed.processor).observe(duration_ms / 1000)
+            if self.files is not None and isinstance(written := out.output.get("files"), dict):
+                await self.files.keep(path, [str(name) for name in written.values()])
         except StoreDamaged:  # the database, not the image: stop (never label the result)
             raise
+        except ObjectStoreError as exc:  # the bucket, not the image: claimed again after the lease
+            log.warning("result_waits_for_the_bucket", error=str(exc), retry_after_s=self.settings.lease_s)
+            return
         except Exception as exc:  # one bad image never kills the worker
             error = f"{type(exc).__name__}: {exc}"
             await self.store.fail_result(claimed.id, self.owner, error)

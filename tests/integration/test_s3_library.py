@@ -1,0 +1,127 @@
+"""The S3 library (issue 15) against a real S3 protocol server (moto, over HTTP, through
+obstore): uploads with their SHA-256, multipart for big files, the duplicate policies, an
+object either whole or absent, a bounded working copy, downloads paused while the bucket is
+unreachable, and a whole skycam backfill landing in the bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from daemon.library.files import LibraryFiles, WorkingCopy
+from daemon.library.objects import CHUNK_BYTES, ObjectLibrary, ObjectStoreError
+from tests.integration.test_tasks import daemon_like
+from tests.s3 import moto_bucket
+
+
+@pytest.fixture
+def bucket():
+    with moto_bucket() as made:
+        yield made
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_uploads_carry_their_digest_and_big_files_go_in_parts(bucket, tmp_path):
+    lib = ObjectLibrary(f"s3://{bucket.name}/harvest", bucket.endpoint_url)
+    small, big = tmp_path / "a.jpg", tmp_path / "big.tif"
+    small.write_bytes(os.urandom(1000))
+    big.write_bytes(os.urandom(2 * CHUNK_BYTES + 123))
+    for path, key in ((small, "sky/a.jpg"), (big, "geo/big.tif")):
+        got = await lib.upload(path, key, "overwrite", sha(path), path.stat().st_size)
+        assert (got.key, got.size_bytes, got.sha256) == (key, path.stat().st_size, sha(path))
+    objects = bucket.objects("harvest/")
+    assert objects == {"harvest/sky/a.jpg": {"size": 1000, "sha256": sha(small)},
+                       "harvest/geo/big.tif": {"size": big.stat().st_size, "sha256": sha(big)}}
+    etag = bucket.client.head_object(Bucket=bucket.name, Key="harvest/geo/big.tif")["ETag"]
+    assert etag.strip('"').endswith("-3")  # three parts
+    back = tmp_path / "back" / "big.tif"
+    assert await lib.download("geo/big.tif", back) == big.stat().st_size
+    assert back.read_bytes() == big.read_bytes() and not back.with_name("big.tif.part").exists()
+    assert await lib.head("geo/none.tif") is None
+    with pytest.raises(FileNotFoundError):
+        await lib.download("geo/none.tif", tmp_path / "none.tif")
+    assert not (tmp_path / "none.tif.part").exists()
+
+
+async def test_duplicate_policies(bucket, tmp_path):
+    lib = ObjectLibrary(f"s3://{bucket.name}", bucket.endpoint_url)
+    first, second = tmp_path / "1.jpg", tmp_path / "2.jpg"
+    first.write_bytes(b"first")
+    second.write_bytes(b"second!")
+    await lib.upload(first, "x/p.jpg", "skip", sha(first), 5)
+    kept = await lib.upload(second, "x/p.jpg", "skip", sha(second), 7)
+    assert (kept.key, kept.sha256) == ("x/p.jpg", sha(first))  # skip: the object stays
+    renamed = [await lib.upload(second, "x/p.jpg", "rename", sha(second), 7) for _ in range(2)]
+    assert [r.key for r in renamed] == ["x/p-1.jpg", "x/p-2.jpg"]
+    await lib.upload(second, "x/p.jpg", "overwrite", sha(second), 7)
+    assert bucket.objects("x/")["x/p.jpg"] == {"size": 7, "sha256": sha(second)}
+
+
+async def test_a_tampered_object_is_refused_on_read(bucket, tmp_path):
+    lib = ObjectLibrary(f"s3://{bucket.name}", bucket.endpoint_url)
+    path = tmp_path / "a.jpg"
+    path.write_bytes(b"the real bytes")
+    await lib.upload(path, "a.jpg", "overwrite", sha(path), path.stat().st_size)
+    bucket.client.put_object(Bucket=bucket.name, Key="a.jpg", Body=b"other bytes!!!",
+                             Metadata={"sha256": sha(path)})
+    with pytest.raises(ObjectStoreError, match="SHA-256 differs"):
+        await lib.download("a.jpg", tmp_path / "copy.jpg")
+    assert not (tmp_path / "copy.jpg").exists()
+
+
+async def test_the_working_copy_stays_under_its_bound(bucket, tmp_path):
+    lib = ObjectLibrary(f"s3://{bucket.name}", bucket.endpoint_url)
+    root = tmp_path / "copy"
+    working = WorkingCopy(root, max_bytes=2500, min_idle_s=0)
+    files = LibraryFiles(lambda: root, lib, working)
+    source = tmp_path / "src.bin"
+    for i in range(5):
+        source.write_bytes(bytes([i]) * 1000)
+        await lib.upload(source, f"f{i}.bin", "overwrite", sha(source), 1000)
+    for i in range(5):
+        local = await files.local(f"f{i}.bin")
+        assert local.read_bytes() == bytes([i]) * 1000
+    kept = sorted(p.name for p in root.iterdir())
+    assert kept == ["f3.bin", "f4.bin"] and working.total_bytes == 2000
+    assert (await files.local("f0.bin")).read_bytes() == bytes([0]) * 1000  # fetched again
+    with pytest.raises(Exception, match="escapes"):
+        await files.local("../outside.bin")
+
+
+async def test_a_backfill_lands_in_the_bucket_and_pauses_while_it_is_down(bucket, skycam, write_config):
+    _site, base = skycam
+    _, cfg = write_config(base)
+    lib = cfg.library.model_copy(update={"url": f"s3://{bucket.name}/harvest",
+                                         "endpoint_url": bucket.endpoint_url})
+    cfg = cfg.model_copy(update={"library": lib})
+    async with daemon_like(cfg) as (res, tasks):
+        task = await res.store.create_task("backfill", {"source": "sky", "since": "2024-06-15T12:00",
+                                                        "until": "2024-06-15T13:59"})
+        tasks.runner.wake.set()
+        for _ in range(600):
+            got = await res.store.get_task(task)
+            if got and got["stage"] == "completed":
+                break
+            await asyncio.sleep(0.1)
+        rows = await res.store.result_rows("sky")
+        assert len(rows) == 12 and {r["status"] for r in rows} == {"completed"}
+        objects = bucket.objects("harvest/")
+        assert {f"harvest/{r['path']}" for r in rows} == set(objects)
+        recorded = {f"harvest/{r['path']}": r["sha256"] for r in await res.store._read(
+            "SELECT path, sha256 FROM items")}
+        assert {k: v["sha256"] for k, v in objects.items()} == recorded
+        # the bucket goes away: downloads pause (nothing claimed, nothing failed), then resume
+        bucket.server.stop()
+        res.downloader.guard.force_remote_check()
+        state = await res.downloader.recheck_library()
+        assert state.paused and bucket.name in (state.reason or "")
+        assert await res.downloader.claim(10) == []
+        health = res.downloader.guard.state
+        assert health.paused
