@@ -1,14 +1,16 @@
 """N daemons, one queue (issue 15): three ``harvestd run`` processes with different node names
-on one PostgreSQL database and one shared library folder backfill two days of the imitation
-sky camera together — exact counts, every image fetched once, one result per item; then again
+on one PostgreSQL database backfill two days of the imitation sky camera together — once
+with one shared library folder, once with an S3 library (moto's S3 server; each node with its
+own working copy) — exact counts, every image fetched once, one result per item; then again
 with one node SIGKILLed mid-run: the others finish its work after its leases expire, nothing
-lost, nothing done twice, no partial file."""
+lost, nothing done twice, no partial file or object."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 from tests.conftest import skycam_config_text
 from tests.pg import fresh_schema
 from tests.procs import DaemonProcess
+from tests.s3 import CREDENTIALS, Bucket, moto_bucket
 
 pytestmark = pytest.mark.e2e
 SINCE, UNTIL = "2024-06-14T00:00", "2024-06-15T23:59"  # two days: 288 slots
@@ -26,10 +29,14 @@ SLOTS = 288
 LEASE_S = 4.0  # a killed node's work is taken over after this
 
 
-def node_config(base: str, url: str, library: Path, node: str) -> str:
+def node_config(base: str, url: str, library: Path, node: str, bucket: Bucket | None) -> str:
     text = skycam_config_text(base, schedule='"0 3 * * *"', run_on_start="true", lookback_s=600)
     text = text.replace("[daemon]\n", f'[daemon]\nnode_name = "{node}"\nheartbeat_s = 1\n', 1)
-    text = text.replace('[library]\nroot = "library"', f'[library]\nroot = "{library}"', 1)
+    if bucket is None:  # one folder shared by the three (a NAS mount)
+        text = text.replace('[library]\nroot = "library"', f'[library]\nroot = "{library}"', 1)
+    else:  # the bucket; "library" is each node's own working copy
+        text = text.replace('[library]\n', f'[library]\nurl = "s3://{bucket.name}/harvest"\n'
+                                             f'endpoint_url = "{bucket.endpoint_url}"\n', 1)
     text = text.replace("[downloads]\n", f"[downloads]\nlease_s = {LEASE_S}\n", 1)
     text = text.replace("[worker]\n", f"[worker]\nlease_s = {LEASE_S}\n", 1)
     return text + f'\n[store]\nurl = "{url}"\npool_size = 3\n'
@@ -40,14 +47,15 @@ async def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         return list(await (await conn.execute(sql)).fetchall())
 
 
-async def start_nodes(base: str, url: str, tmp_path: Path) -> tuple[list[DaemonProcess], list[str]]:
+async def start_nodes(base: str, url: str, tmp_path: Path,
+                      bucket: Bucket | None) -> tuple[list[DaemonProcess], list[str]]:
     library = tmp_path / "library"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **CREDENTIALS}
     nodes, apis = [], []
     for name in ("node-a", "node-b", "node-c"):
         folder = tmp_path / name
         folder.mkdir()
-        (folder / "config.toml").write_text(node_config(base, url, library, name), encoding="utf-8")
+        (folder / "config.toml").write_text(node_config(base, url, library, name, bucket), encoding="utf-8")
         nodes.append(await DaemonProcess.start(folder / "config.toml", folder, env))
     for node in nodes:
         listening = await node.wait_for(lambda e: e["event"] == "api_listening", 60)
@@ -95,7 +103,19 @@ def check_files(library: Path, recorded: list[tuple[Any, ...]], served: set[str]
     assert not list(staging.glob("*")) if staging.exists() else True
 
 
-async def check_outcome(url: str, site: Any, library: Path) -> dict[str, int]:
+def check_objects(bucket: Bucket, recorded: list[tuple[Any, ...]], served: set[str], tmp_path: Path) -> None:
+    """Every recorded file an object with its SHA-256, nothing else in the bucket, no partial
+    file in any node's working copy."""
+    objects = bucket.objects("harvest/")
+    assert {f"harvest/{path}": sha for path, sha in recorded} == {k: v["sha256"] for k, v in objects.items()}
+    assert all(sha in served for _path, sha in recorded)
+    for node in ("node-a", "node-b", "node-c"):
+        copy = tmp_path / node / "library"
+        assert not [p for p in copy.rglob("*") if p.is_file() and (p.name.endswith(".part")
+                                                                    or ".partial" in p.parts)]
+
+
+async def check_outcome(url: str, site: Any, tmp_path: Path, bucket: Bucket | None) -> dict[str, int]:
     """Exact counts, one result per item, each file whole and as served; returns the images
     fetched more than once (key → requests)."""
     [(items,)] = await rows(url, "SELECT COUNT(*) FROM items WHERE source = 'sky'")
@@ -104,17 +124,31 @@ async def check_outcome(url: str, site: Any, library: Path) -> dict[str, int]:
     assert await rows(url, "SELECT status, COUNT(*) FROM results GROUP BY status") == [("completed", items)]
     assert await rows(url, "SELECT item_id FROM results GROUP BY item_id HAVING COUNT(*) > 1") == []
     served = {hashlib.sha256(body).hexdigest() for body in site.cache.values()}
-    await asyncio.to_thread(check_files, library, await rows(url, "SELECT path, sha256 FROM items"), served)
+    recorded = await rows(url, "SELECT path, sha256 FROM items")
+    if bucket is None:
+        await asyncio.to_thread(check_files, tmp_path / "library", recorded, served)
+    else:
+        await asyncio.to_thread(check_objects, bucket, recorded, served, tmp_path)
     images = {k: n for k, n in site.requests.items() if k.endswith(".jpg")}
     assert len(images) == items
     return {k: n for k, n in images.items() if n > 1}
 
 
-async def test_three_nodes_share_one_queue(skycam, tmp_path):
+@pytest.fixture(params=["folder", "s3"])
+def bucket(request: pytest.FixtureRequest) -> Iterator[Bucket | None]:
+    """None (one shared library folder) or a bucket on moto's S3 server."""
+    if request.param == "folder":
+        yield None
+        return
+    with moto_bucket() as made:
+        yield made
+
+
+async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.02
     async with fresh_schema() as url:
-        nodes, apis = await start_nodes(base, url, tmp_path)
+        nodes, apis = await start_nodes(base, url, tmp_path, bucket)
         try:
             await post_backfill(apis[1])
             await wait_done(url)
@@ -132,7 +166,7 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path):
         processed = [n.count("result_completed") for n in nodes]
         assert sum(shares) == sum(processed) >= SLOTS, (shares, processed)
         assert min(shares) > 0 and min(processed) > 0, (shares, processed)  # all three took work
-        twice = await check_outcome(url, site, tmp_path / "library")
+        twice = await check_outcome(url, site, tmp_path, bucket)
         assert twice == {}  # every image fetched exactly once
         [(tasks_done,)] = await rows(url, "SELECT COUNT(*) FROM tasks WHERE stage = 'completed'")
         assert tasks_done == 1
@@ -141,11 +175,11 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path):
     print(f"3 nodes: downloads per node {shares}, results per node {processed}, 1 request per image")
 
 
-async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path):
+async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.15  # slow enough that node-b holds downloads when it is killed
     async with fresh_schema() as url:
-        nodes, apis = await start_nodes(base, url, tmp_path)
+        nodes, apis = await start_nodes(base, url, tmp_path, bucket)
         try:
             await post_backfill(apis[0])
             held: list[tuple[Any, ...]] = []
@@ -161,6 +195,6 @@ async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path):
             await wait_done(url)
         finally:
             await stop_all(nodes)
-        twice = await check_outcome(url, site, tmp_path / "library")
+        twice = await check_outcome(url, site, tmp_path, bucket)
         # only what node-b was fetching when it died is fetched again (at most once more)
         assert all(n == 2 for n in twice.values()) and len(twice) <= 4  # node-b's 4 transfers at most
