@@ -102,11 +102,12 @@ class ObjectLibrary:
 
         ``policy``: ``overwrite`` replaces an object at ``key``; ``skip`` keeps it (no upload);
         ``rename`` writes ``stem-1.ext``, ``stem-2.ext``… (a conditional write: two nodes never
-        take the same name). Files above :data:`CHUNK_BYTES` go up in parts. The object's size
-        is checked after the write.
+        take the same name). Files above :data:`CHUNK_BYTES` go up in parts. S3 answers 200
+        only for an object it stored whole whose SHA-256 matched the checksum header (and the
+        signed payload hash): no read-back is needed.
 
         Raises:
-            ObjectStoreError: S3 refused or could not be reached, or the object's size differs.
+            ObjectStoreError: S3 refused (a checksum mismatch included) or could not be reached.
         """
         attributes: dict[str, str] = {"sha256": sha256}
         if content_type:
@@ -125,10 +126,6 @@ class ObjectLibrary:
                 continue
             except Exception as exc:
                 raise ObjectStoreError(f"S3 PUT {candidate}: {exc}") from None
-            landed = await self.head(candidate)
-            if landed is None or landed.size_bytes != size_bytes:
-                raise ObjectStoreError(f"S3 PUT {candidate}: the object holds "
-                                       f"{landed.size_bytes if landed else 'no'} bytes, not {size_bytes}")
             return ObjectInfo(candidate, size_bytes, sha256)
         raise ObjectStoreError(f"no free name for {key}")
 

@@ -182,23 +182,34 @@ class PgStore(PgBase, Store):
         return [result_id in recorded for result_id in ids]
 
     def _claim_results_sql(self, only_source: str) -> str:
-        return (  # RETURNING has no order: the CTE gives the claim order back
-            "WITH claimed AS (UPDATE results SET status = 'processing', lease_owner = :owner,"
+        # two branches, each read in id order from its own index (pending: a partial index;
+        # expired leases: results_claim), locked with SKIP LOCKED and cut at LIMIT; RETURNING
+        # has no order, the last SELECT gives the claim order back
+        return (
+            "WITH pending AS (SELECT id FROM results WHERE status = 'pending'" + only_source
+            + " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED),"
+            " expired AS (SELECT id FROM results WHERE status = 'processing' AND lease_until < :now"
+            + only_source + " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED),"
+            " chosen AS (SELECT id FROM pending UNION ALL SELECT id FROM expired ORDER BY id LIMIT :limit),"
+            " claimed AS (UPDATE results SET status = 'processing', lease_owner = :owner,"
             " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-            " WHERE id IN (SELECT id FROM results WHERE (status = 'pending'"
-            " OR (status = 'processing' AND lease_until < :now))" + only_source
-            + " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
-            " RETURNING id, item_id, processor, attempts) SELECT * FROM claimed ORDER BY id"
+            " WHERE id IN (SELECT id FROM chosen) RETURNING id, item_id, processor, attempts)"
+            " SELECT * FROM claimed ORDER BY id"
         )
 
     def _claim_items_sql(self, only_source: str) -> str:
         return (
-            "WITH claimed AS (UPDATE items SET status = 'downloading', lease_owner = :owner,"
+            "WITH waiting AS (SELECT id, captured_at FROM items WHERE status = 'discovered'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= :now)" + only_source
+            + " ORDER BY captured_at NULLS FIRST, id LIMIT :limit FOR UPDATE SKIP LOCKED),"
+            " expired AS (SELECT id, captured_at FROM items WHERE status = 'downloading'"
+            " AND lease_until < :now" + only_source
+            + " ORDER BY captured_at NULLS FIRST, id LIMIT :limit FOR UPDATE SKIP LOCKED),"
+            " chosen AS (SELECT * FROM waiting UNION ALL SELECT * FROM expired"
+            " ORDER BY captured_at NULLS FIRST, id LIMIT :limit),"
+            " claimed AS (UPDATE items SET status = 'downloading', lease_owner = :owner,"
             " lease_until = :until, attempts = attempts + 1, updated_at = :iso"
-            " WHERE id IN (SELECT id FROM items WHERE ((status = 'discovered'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
-            " OR (status = 'downloading' AND lease_until < :now))" + only_source
-            + " ORDER BY captured_at NULLS FIRST, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *)"
+            " WHERE id IN (SELECT id FROM chosen) RETURNING *)"
             " SELECT * FROM claimed ORDER BY captured_at NULLS FIRST, id"
         )
 

@@ -34,7 +34,8 @@ CREATE INDEX items_claim ON items (status, lease_until);
 CREATE INDEX items_source_status ON items (source, status);
 CREATE INDEX items_source_updated ON items (source, status, updated_at);
 CREATE INDEX items_run ON items (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX items_discovered ON items (captured_at) WHERE status = 'discovered';
+-- claims: the next discovered items in capture order, the next pending results in id order
+CREATE INDEX items_discovered ON items (captured_at, id) WHERE status = 'discovered';
 CREATE INDEX items_source_captured ON items (source, captured_at);
 
 CREATE TABLE results (
@@ -60,6 +61,7 @@ CREATE TABLE results (
 );
 CREATE INDEX results_claim ON results (status, lease_until);
 CREATE INDEX results_status ON results (status);
+CREATE INDEX results_pending ON results (id) WHERE status = 'pending';
 CREATE INDEX results_counts ON results (source, processor, status, item_id);
 
 CREATE TABLE runs (
