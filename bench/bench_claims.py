@@ -67,7 +67,8 @@ def run(path: str, url: str | None, processes: int) -> float:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(processes + 1)
     out: multiprocessing.Queue[int] = ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(path, url, f"bench:{i}:w", barrier, out)) for i in range(processes)]
+    procs = [ctx.Process(target=worker, args=(path, url, f"bench:{i}:w", barrier, out))
+             for i in range(processes)]
     for p in procs:
         p.start()
     barrier.wait()
@@ -110,7 +111,8 @@ def main() -> None:
             url = f"{args.pg}{'&' if '?' in args.pg else '?'}options={quote(f'-csearch_path={schema}')}"
             try:
                 asyncio.run(prepared(db, url, n))
-                rates[f"PostgreSQL, {processes} process{'es' if processes > 1 else ''}"] = run(str(db), url, processes)
+                name = f"PostgreSQL, {processes} process{'es' if processes > 1 else ''}"
+                rates[name] = run(str(db), url, processes)
                 asyncio.run(check(db, url, n))
             finally:
                 with psycopg.connect(args.pg, autocommit=True) as conn:
