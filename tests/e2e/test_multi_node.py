@@ -175,6 +175,7 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
     print(f"3 nodes: downloads per node {shares}, results per node {processed}, 1 request per image")
 
 
+@pytest.mark.parametrize("bucket", ["s3"], indirect=True)  # the folder case: the chaos storms
 async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.15  # slow enough that node-b holds downloads when it is killed

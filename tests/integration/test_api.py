@@ -42,7 +42,7 @@ async def test_health_is_200_with_every_check(aiohttp_client, resources):
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ok" and body["failing"] == []
     assert set(body["checks"]) == {"store", "downloader", "scheduler", "worker", "event_loop", "library",
-                                   "sources", "controls"}
+                                   "sources", "controls", "nodes"}
     assert body["checks"]["controls"] == {"ok": True, "downloads_paused": False, "paused_sources": []}
     assert body["checks"]["scheduler"]["jobs"] == {"sky": "2026-11-22T02:10:00+00:00"}
     assert body["checks"]["library"]["free_bytes"] > 0
