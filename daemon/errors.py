@@ -80,6 +80,14 @@ class StoreError(HarvestdError):
     """The database refused or is damaged."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached now (PostgreSQL down, restarting, a dropped
+    connection, no pooled connection in time): transient — components wait and carry on.
+    The message names the server, never the password."""
+
+    retryable = True
+
+
 @dataclass(frozen=True)
 class Failure:
     """How one exception is recorded on an item: ``code``, whether it is ``transient``, the

@@ -16,10 +16,12 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 
 from daemon.aio import wait_any
+from daemon.errors import StoreUnavailable
 from daemon.store import Store, StoreDamaged
 
 T = TypeVar("T")
 HOUSEKEEPING_S = 120.0
+STORE_RETRY_S = 5.0  # PostgreSQL unreachable: try again this often
 log = structlog.get_logger("daemon.polling")
 
 
@@ -98,13 +100,19 @@ class LeasedPollingLoop(ABC, Generic[T]):
                 if loop.time() - kept_at >= HOUSEKEEPING_S:
                     kept_at = loop.time()
                     await self.housekeeping()
-                if self._inflight and loop.time() - renewed_at > self.lease_s / 3:
-                    await self.store.renew_leases(self.owner, self.lease_s)
-                    renewed_at = loop.time()
                 self.wake.clear()
                 self._slot_freed.clear()
-                free = self.capacity - len(self._inflight)
-                claimed = await self.claim(free) if free > 0 and not self.paused() else []
+                try:
+                    if self._inflight and loop.time() - renewed_at > self.lease_s / 3:
+                        await self.store.renew_leases(self.owner, self.lease_s)
+                        renewed_at = loop.time()
+                    free = self.capacity - len(self._inflight)
+                    claimed = await self.claim(free) if free > 0 and not self.paused() else []
+                except StoreUnavailable as exc:  # PostgreSQL restarting: wait, never die of it
+                    log.warning("store_unavailable_waiting", component=self.component, error=str(exc),
+                                retry_in_s=STORE_RETRY_S)
+                    await wait_any([stop], STORE_RETRY_S)
+                    continue
                 for work in claimed:
                     self.start_work(work)
                 if not claimed or len(self._inflight) >= self.capacity:
@@ -112,7 +120,11 @@ class LeasedPollingLoop(ABC, Generic[T]):
         finally:
             if self._inflight:
                 await self.finish_inflight(set(self._inflight))
-            released = await self.release()
+            try:
+                released = await self.release()
+            except StoreUnavailable as exc:  # the leases then expire by themselves
+                log.warning("leases_not_released", component=self.component, error=str(exc))
+                released = 0
             if released:
                 log.info("leases_released", component=self.component, count=released)
             if self._fatal is None:
@@ -133,6 +145,9 @@ class LeasedPollingLoop(ABC, Generic[T]):
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
+            if isinstance(exc, StoreUnavailable):  # its lease expires; the work is claimed again
+                log.warning("work_interrupted_store_unavailable", component=self.component, error=str(exc))
+                return
             if isinstance(exc, StoreDamaged):
                 self._fatal = exc
                 self.wake.set()

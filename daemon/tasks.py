@@ -27,7 +27,7 @@ import structlog
 
 from daemon.aio import lease_owner, owner_is_dead, wait_any
 from daemon.codes import ResultStatus, TaskKind, TaskStage
-from daemon.errors import InputError
+from daemon.errors import InputError, StoreUnavailable
 from daemon.http import HttpClient
 from daemon.pipeline import Intake, Listing, Plan, require_source, settled_counts
 from daemon.sources.base import Source
@@ -114,18 +114,24 @@ class TaskRunner:
         try:
             while not stop.is_set():
                 self.wake.clear()
-                for task in await self.store.open_tasks(KINDS):
-                    if not await self.store.lease_task(task["id"], self.owner, self.lease_s,
-                                                       is_dead=owner_is_dead):
-                        continue  # another process advances it
-                    self._held.add(task["id"])
-                    with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
-                        await self._step_leased(task)
+                try:
+                    await self._advance_all()
+                except StoreUnavailable as exc:  # PostgreSQL restarting: the next poll carries on
+                    log.warning("store_unavailable_waiting", component="tasks", error=str(exc))
+                    await wait_any([stop], max(self.poll_s, 5.0))
                 await wait_any([stop, self.wake], self.poll_s)
         finally:
             for task_id in self._held:
                 with contextlib.suppress(Exception):  # at stop: the lease then expires by itself
                     await asyncio.shield(self.store.release_task(task_id, self.owner))
+
+    async def _advance_all(self) -> None:
+        for task in await self.store.open_tasks(KINDS):
+            if not await self.store.lease_task(task["id"], self.owner, self.lease_s, is_dead=owner_is_dead):
+                continue  # another process advances it
+            self._held.add(task["id"])
+            with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
+                await self._step_leased(task)
 
     async def _step_leased(self, task: dict[str, Any]) -> None:
         """:meth:`step`, renewing the task's lease meanwhile (an acquisition can outlast it)."""
@@ -137,6 +143,8 @@ class TaskRunner:
         renewer = asyncio.create_task(renew())
         try:
             await self.step(task)
+        except StoreUnavailable:  # not the task's fault: it carries on when the store is back
+            raise
         except Exception as exc:  # the reason is the task's, not the daemon's
             reason = f"{type(exc).__name__}: {exc}"
             log.warning("task_failed", error=reason)

@@ -7,7 +7,9 @@ twice). Statements arrive in the store's shared SQL and are rewritten once each
 name or index, and ``dict(row)``.
 
 A cancelled caller: psycopg sends the server a cancel request for the running statement,
-the transaction block rolls back and the pool discards or resets the connection.
+the transaction block rolls back and the pool discards or resets the connection. A lost
+connection, a restarting server or an exhausted pool is :class:`StoreUnavailable` (transient:
+the components wait and carry on; the pool makes new connections).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 import psycopg
 from psycopg.adapt import Loader
 from psycopg.rows import RowMaker
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from daemon.errors import StoreUnavailable
 from daemon.store.base import StoreBase
 from daemon.store.dialect import pg_params, to_postgres
 
@@ -137,10 +140,20 @@ class PgBase(StoreBase):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[PgTx]:
-        async with self._pool.connection() as conn, conn.transaction():
-            yield PgTx(conn)
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield PgTx(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.where}: {exc}") from exc
 
     async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        """Run one query (autocommit); its rows (:class:`PgRow`)."""
-        async with self._pool.connection() as conn:
-            return list(await (await _run(conn, sql, params)).fetchall())
+        """Run one query (autocommit); its rows (:class:`PgRow`).
+
+        Raises:
+            StoreUnavailable: the server is gone, restarting, or no connection came in time.
+        """
+        try:
+            async with self._pool.connection() as conn:
+                return list(await (await _run(conn, sql, params)).fetchall())
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.where}: {exc}") from exc

@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import PoolTimeout
 
-from daemon.errors import StoreError
+from daemon.errors import StoreUnavailable
 from daemon.store.base import Tx
 from daemon.store.batches import SETTLE_ITEMS_OF_RESULTS, item_rows, metadata_json
 from daemon.store.dialect import SqlList
@@ -36,9 +36,6 @@ MIGRATION_LOCK = 0x68617276  # pg_advisory_xact_lock key ("harv")
 log = structlog.get_logger("daemon.store")
 
 
-class StoreUnavailable(StoreError):
-    """The PostgreSQL server cannot be reached or refuses the login (the message names the
-    server, never the password)."""
 
 
 def redacted(url: str) -> str:
@@ -67,7 +64,8 @@ class PgStore(PgBase, Store):
             psycopg.OperationalError: the server cannot be reached or refuses the login.
             psycopg_pool.PoolTimeout: no connection within ``timeout_s`` seconds.
         """
-        conninfo = make_conninfo(url, application_name="harvestd")
+        named = "application_name" in conninfo_to_dict(url)
+        conninfo = url if named else make_conninfo(url, application_name="harvestd")
         pool = make_pool(conninfo, min_size=1, max_size=pool_size, timeout_s=timeout_s)
         try:
             try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime
 
-from daemon.store import NewItem, ResultOutput
+from daemon.store import NewItem, ResultOutput, open_store
+from tests.pg import fresh_schema
 
 
 def spec(key: str, processors: tuple[str, ...] = ("octas",)) -> NewItem:
@@ -184,3 +186,25 @@ async def test_work_wakes_listeners_on_postgresql(open_test_store, store_url):
         assert woken == {"items": 0, "results": 0}
     else:
         assert woken["items"] >= 1 and woken["results"] >= 1
+
+
+async def test_a_dropped_connection_is_transient_on_postgresql(tmp_path):
+    import psycopg
+
+    from daemon.errors import StoreUnavailable
+
+    name = f"harvestd_{uuid.uuid4().hex[:8]}"  # this store's connections only
+    async with fresh_schema() as store_url, \
+            open_store(tmp_path / "unused.db", f"{store_url}&application_name={name}") as store:
+        await store.add_items("sky", [spec("a")])
+        async with await psycopg.AsyncConnection.connect(store_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE application_name = %s", (name,))
+        outcomes = []
+        for _ in range(3):  # the pool notices the dead connection, then makes a new one
+            try:
+                outcomes.append((await store.item_states("sky", ["a"]))["a"][0])
+            except StoreUnavailable as exc:
+                assert "PostgreSQL at postgresql://" in str(exc)
+                outcomes.append("unavailable")
+        assert outcomes[0] == "unavailable" and outcomes[-1] == "discovered", outcomes
