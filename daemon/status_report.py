@@ -24,6 +24,17 @@ def _library_line(cfg: Config) -> str:
     return f"library {lib.root}: {problem}; downloads paused until it is back"
 
 
+async def _bucket_line(cfg: Config) -> str | None:
+    """An S3 library: is the bucket usable now (None for a folder library)."""
+    if cfg.library.url is None:
+        return None
+    from daemon.library.objects import ObjectLibrary
+
+    problem = await ObjectLibrary(cfg.library.url, cfg.library.endpoint_url, cfg.library.region).problem()
+    return f"library bucket {cfg.library.url}: " + (problem or "ok") + (
+        f"; working copy {cfg.library.root}" if problem is None else "; downloads paused until it answers")
+
+
 def _mib(n_bytes: int) -> str:
     return f"{n_bytes / (1 << 20):.1f}"
 
@@ -41,8 +52,11 @@ def print_status(cfg: Config, n_errors: int) -> int:
             paused = await store.controls()
             nodes = await store.nodes()
             where = store.where
+            bucket = await _bucket_line(cfg)
         print(f"database {where}")
         print(_library_line(cfg))
+        if bucket is not None:
+            print(bucket)
         if "downloads" in paused:
             how = paused["downloads"]
             print(f"downloads: PAUSED since {how['paused_at']} by {how['paused_by']}"

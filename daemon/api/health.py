@@ -104,7 +104,8 @@ async def _library(src: HealthContext) -> dict[str, Any]:
     except (OSError, TimeoutError) as exc:
         return {"ok": False, "root": str(state.root), "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True, "root": str(state.root), "fallback": bool(state.reason), "reason": state.reason,
-            "free_bytes": usage.free, "min_free_bytes": guard.settings.min_free_bytes}
+            "free_bytes": usage.free, "min_free_bytes": guard.settings.min_free_bytes,
+            **({"bucket": guard.settings.url} if guard.settings.url else {})}
 
 
 async def collect_health(src: HealthContext) -> tuple[bool, dict[str, Any]]:

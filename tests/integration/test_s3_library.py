@@ -125,3 +125,41 @@ async def test_a_backfill_lands_in_the_bucket_and_pauses_while_it_is_down(bucket
         assert await res.downloader.claim(10) == []
         health = res.downloader.guard.state
         assert health.paused
+
+
+async def test_every_put_carries_a_sha256_the_server_can_verify(bucket, tmp_path):
+    """A recording hop in front of the S3 server: each PUT (and each part) carries
+    ``x-amz-checksum-sha256`` equal to the SHA-256 of the bytes it sends."""
+    import base64
+
+    from aiohttp import ClientSession, web
+
+    from tests.conftest import serve_app
+
+    seen: list[tuple[str, str | None, bytes]] = []
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.method == "PUT":
+            seen.append((request.path_qs, request.headers.get("x-amz-checksum-sha256"), body))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with ClientSession() as http, http.request(request.method, bucket.endpoint_url + request.path_qs,
+                                                         headers=headers, data=body) as resp:
+            payload = await resp.read()
+            return web.Response(status=resp.status, body=payload, headers={
+                k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "transfer-encoding",
+                                                                            "content-encoding", "connection")})
+
+    app = web.Application(client_max_size=64 << 20)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    async with serve_app(app) as hop:
+        lib = ObjectLibrary(f"s3://{bucket.name}", hop.rstrip("/"))
+        small, big = tmp_path / "a.jpg", tmp_path / "b.tif"
+        small.write_bytes(os.urandom(5000))
+        big.write_bytes(os.urandom(CHUNK_BYTES + 10))
+        for path in (small, big):
+            await lib.upload(path, path.name, "overwrite", sha(path), path.stat().st_size)
+    assert len(seen) == 3  # one PUT, then two parts
+    for _path, header, body in seen:
+        assert header == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert bucket.objects()["b.tif"]["size"] == big.stat().st_size
