@@ -146,9 +146,9 @@ async def test_every_put_carries_a_sha256_the_server_can_verify(bucket, tmp_path
         async with ClientSession() as http, http.request(request.method, bucket.endpoint_url + request.path_qs,
                                                          headers=headers, data=body) as resp:
             payload = await resp.read()
+            hop_by_hop = ("content-length", "transfer-encoding", "content-encoding", "connection")
             return web.Response(status=resp.status, body=payload, headers={
-                k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "transfer-encoding",
-                                                                            "content-encoding", "connection")})
+                k: v for k, v in resp.headers.items() if k.lower() not in hop_by_hop})
 
     app = web.Application(client_max_size=64 << 20)
     app.router.add_route("*", "/{tail:.*}", forward)
