@@ -1,10 +1,16 @@
-"""A real S3 protocol endpoint for tests: moto's server on 127.0.0.1 (a free port), with
-one bucket; the test talks to it over HTTP through the real client library (obstore) and
-reads it back with boto3."""
+"""A real S3 protocol endpoint for tests: moto's server (``python -m moto.server``) in a child
+process on 127.0.0.1 (a free port the server picks and prints), with one bucket; the test
+talks to it over HTTP through the real client library (obstore) and reads it back with boto3.
+A child process, not a thread: the daemons under test and the imitation sites in the test
+process do not wait on its work."""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,20 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "harvestd-test", "AWS_SECRET_ACCESS_KEY": "harvestd-test-secret",
                "AWS_DEFAULT_REGION": "us-east-1"}
+LISTENING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
 
 
 @dataclass
 class Bucket:
-    """The endpoint (``http://127.0.0.1:PORT``), the bucket, and a boto3 client to inspect it."""
+    """The endpoint (``http://127.0.0.1:PORT``), the bucket, a boto3 client to inspect it."""
 
     endpoint_url: str
     name: str
     client: Any
-    server: ThreadedMotoServer
+    process: subprocess.Popen[str]
 
     def objects(self, prefix: str = "") -> dict[str, dict[str, Any]]:
         """key → {size, sha256 (our metadata)} of every object under ``prefix``."""
@@ -36,24 +42,44 @@ class Bucket:
                 found[obj["Key"]] = {"size": obj["Size"], "sha256": head["Metadata"].get("sha256")}
         return found
 
+    def stop(self) -> None:
+        """The endpoint goes away (an S3 outage)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
 
 @contextmanager
 def moto_bucket(prefix: str = "drone-images") -> Iterator[Bucket]:
-    """Start the endpoint, create a new bucket ``{prefix}-{random}`` (moto keeps its state per
-    process); AWS_* credentials set in this process's environment."""
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    """Start the endpoint, create a bucket ``{prefix}-{random}``; AWS_* credentials set in
+    this process's environment (children started meanwhile inherit them)."""
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        assert process.stderr is not None
+        endpoint = None
+        for line in process.stderr:  # until the server says where it listens
+            if found := LISTENING.search(line):
+                endpoint = found.group(1)
+                break
+        if endpoint is None:
+            raise RuntimeError(f"moto's S3 server did not start (exit {process.poll()})")
+        drain = threading.Thread(target=lambda: [None for _ in process.stderr or ()], daemon=True)
+        drain.start()  # its request log must never fill the pipe
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         client.create_bucket(Bucket=name)
-        yield Bucket(endpoint, name, client, server)
+        yield Bucket(endpoint, name, client, process)
     finally:
-        server.stop()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -147,6 +147,7 @@ def bucket(request: pytest.FixtureRequest) -> Iterator[Bucket | None]:
 async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.02
+    site.frame_size = (240, 180)  # the imitation draws each frame: small ones keep the test quick
     async with fresh_schema() as url:
         nodes, apis = await start_nodes(base, url, tmp_path, bucket)
         try:
@@ -179,6 +180,7 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
 async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.15  # slow enough that node-b holds downloads when it is killed
+    site.frame_size = (240, 180)
     async with fresh_schema() as url:
         nodes, apis = await start_nodes(base, url, tmp_path, bucket)
         try:

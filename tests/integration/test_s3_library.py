@@ -118,7 +118,7 @@ async def test_a_backfill_lands_in_the_bucket_and_pauses_while_it_is_down(bucket
             "SELECT path, sha256 FROM items")}
         assert {k: v["sha256"] for k, v in objects.items()} == recorded
         # the bucket goes away: downloads pause (nothing claimed, nothing failed), then resume
-        bucket.server.stop()
+        bucket.stop()
         res.downloader.guard.force_remote_check()
         state = await res.downloader.recheck_library()
         assert state.paused and bucket.name in (state.reason or "")
