@@ -32,6 +32,7 @@ from daemon.http import HttpClient
 from daemon.pipeline import Intake, Listing, Plan, require_source, settled_counts
 from daemon.sources.base import Source
 from daemon.store import Store
+from daemon.store.tasks import OPEN_STAGES
 
 log = structlog.get_logger("daemon.tasks")
 # what POST /api/tasks takes (geo_model tasks come from POST /api/run-model: daemon.geo)
@@ -132,6 +133,10 @@ class TaskRunner:
             self._held.add(task["id"])
             with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
                 await self._step_leased(task)
+            now = await self.store.get_task(task["id"])
+            if now is None or now["stage"] not in OPEN_STAGES:  # finished: its lease is given up
+                await self.store.release_task(task["id"], self.owner)
+                self._held.discard(task["id"])
 
     async def _step_leased(self, task: dict[str, Any]) -> None:
         """:meth:`step`, renewing the task's lease meanwhile (an acquisition can outlast it)."""
