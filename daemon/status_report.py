@@ -93,7 +93,8 @@ def print_status(cfg: Config, n_errors: int) -> int:
             for t in transfers:
                 print(f"  {t['source']:<16} {t['key']:<24} {t['state']:<8} "
                       f"{_mib(t['completed_bytes'])}/{_mib(t['total_bytes'])} MiB "
-                      f"{_mib(t['speed_bps'])} MiB/s connections={t['connections']} ({t['updated_at']})")
+                      f"{_mib(t['speed_bps'])} MiB/s connections={t['connections']} ({t['updated_at']})"
+                      + (f" on {str(t['owner']).split(':')[0]}" if t.get("owner") else ""))
         print("last runs:")
         for run in runs:
             settled = "settled" if not run["items_waiting"] else f"{run['items_waiting']} still waiting"

@@ -107,6 +107,7 @@ class TaskRunner:
         self.owner = lease_owner("tasks")
         self.wake = asyncio.Event()  # set when a task is posted
         self._held: set[int] = set()
+        self._others: set[int] = set()  # open tasks another process holds (logged once)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; one failing task never stops the others. A task is advanced
@@ -129,7 +130,12 @@ class TaskRunner:
     async def _advance_all(self) -> None:
         for task in await self.store.open_tasks(KINDS):
             if not await self.store.lease_task(task["id"], self.owner, self.lease_s, is_dead=owner_is_dead):
-                continue  # another process advances it
+                if task["id"] not in self._others:  # said once per task
+                    if len(self._others) > 10_000:  # a year of other nodes' tasks: forget the old
+                        self._others.clear()
+                    self._others.add(task["id"])
+                    log.info("task_skipped", task_id=task["id"], reason="another node or process advances it")
+                continue
             self._held.add(task["id"])
             with structlog.contextvars.bound_contextvars(task_id=task["id"], task_kind=task["kind"]):
                 await self._step_leased(task)

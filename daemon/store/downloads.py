@@ -235,7 +235,8 @@ class DownloadQueries(StoreBase):
     async def transfers(self, limit: int = 20) -> list[TransferRow]:
         """Live transfers of items still downloading (largest first), joined with source/key."""
         rows = await self._read(
-            "SELECT i.source, i.key, t.* FROM transfers t JOIN items i ON i.id = t.item_id"
+            "SELECT i.source, i.key, i.lease_owner AS owner, t.* FROM transfers t"
+            " JOIN items i ON i.id = t.item_id"
             " WHERE i.status = 'downloading' ORDER BY t.total_bytes DESC, t.item_id LIMIT ?",
             (limit,),
         )

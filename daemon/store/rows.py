@@ -125,6 +125,7 @@ class TransferRow(TypedDict):
 
     source: str
     key: str
+    owner: str | None  # the lease owner (``node:pid:component``): which node transfers it
     item_id: int
     gid: str
     state: str
