@@ -21,8 +21,7 @@ from daemon.downloads.base import Downloader
 from daemon.downloads.select import build_downloader
 from daemon.http import HttpClient
 from daemon.images import set_max_pixels
-from daemon.library.files import LibraryFiles, WorkingCopy
-from daemon.library.objects import ObjectLibrary
+from daemon.library.files import LibraryFiles, library_files
 from daemon.sources.registry import build_source
 from daemon.store import Store, open_configured
 from daemon.worker.processors.base import Processor
@@ -44,19 +43,6 @@ class Resources:
     downloader: Downloader
     worker: Worker
     files: LibraryFiles  # library paths → local files (an S3 library fetches them)
-
-
-async def library_files(cfg: Config) -> LibraryFiles:
-    """The library's files: the root folder, or (``[library] url``) the S3 bucket with the
-    root as this node's working copy (its present files counted against ``cache_max_bytes``)."""
-    if cfg.library.url is None:
-        return LibraryFiles(lambda: cfg.library.root)
-    objects = ObjectLibrary(cfg.library.url, cfg.library.endpoint_url, cfg.library.region)
-    working = WorkingCopy(cfg.library.root, cfg.library.cache_max_bytes)
-    await working.scan()
-    log.info("library_in_bucket", url=cfg.library.url, working_copy=str(cfg.library.root),
-             working_copy_bytes=working.total_bytes, cache_max_bytes=cfg.library.cache_max_bytes)
-    return LibraryFiles(lambda: cfg.library.root, objects, working)
 
 
 @asynccontextmanager
@@ -90,7 +76,7 @@ async def open_resources(cfg: Config, role: str, source: str | None = None) -> A
         pool = ThreadPoolExecutor(max_workers=cfg.worker.threads, thread_name_prefix="harvestd-cpu")
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
         processors = await asyncio.to_thread(build_processors, cfg.processor_configs())
-        files = await library_files(cfg)
+        files = await library_files(cfg.library)
         worker = Worker(store, processors, cfg.library.root, cfg.worker, pool,
                         lease_owner(f"{role}-worker"), source=source,
                         files=files if files.objects is not None else None)

@@ -265,7 +265,8 @@ class Daemon:
 
     def _geo_context(self) -> GeoContext:
         """``[geo]``, ``[models]`` and the library root of the config in force (reloads apply)."""
-        return GeoContext(self.cfg.geo, self.cfg.models, self.cfg.library.root)
+        files = self.res.files if self.res is not None and self.res.files.objects is not None else None
+        return GeoContext(self.cfg.geo, self.cfg.models, self.cfg.library.root, files)
 
     async def _supervise(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         try:

@@ -28,6 +28,7 @@ from daemon.geo.auth import MISSING, has_credentials
 from daemon.geo.request import GeoRequestError, check_geo_request
 from daemon.geo.runner import GeoContext, GeoTaskRunner
 from daemon.http import HttpClient
+from daemon.library.files import library_files
 from daemon.store import Store, open_configured
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
@@ -117,7 +118,9 @@ def run_geo_task(cfg: Config, request_file: Path | None, resume: int | None, sho
                 if found is None or found["kind"] != TaskKind.GEO_MODEL:
                     raise InputError(f"no geo task {resume}")
                 task_id = resume
-            context = GeoContext(cfg.geo, cfg.models, cfg.library.root)
+            files = await library_files(cfg.library)
+            context = GeoContext(cfg.geo, cfg.models, cfg.library.root,
+                                 files if files.objects is not None else None)
             console = Console(file=sys.stderr)
             progress = _bars(console) if show_progress else None
             done = asyncio.Event()

@@ -37,6 +37,7 @@ import structlog
 
 from daemon.aio import owner_is_dead, run_in_pool, wait_any
 from daemon.codes import TaskKind, TaskStage
+from daemon.errors import StoreUnavailable
 from daemon.geo.auth import Earthdata
 from daemon.geo.bands import DATA_SOURCES
 from daemon.geo.chips import GDAL_ENV, BandRef, ChipReadError, ChipWindow, read_chip, write_geotiff
@@ -48,6 +49,8 @@ from daemon.geo.predict import PredictionError, load_stack, open_session, run_in
 from daemon.geo.report import CHIP_ON_DISK, summarize
 from daemon.geo.request import GeoRequest
 from daemon.http import HttpClient, HttpError
+from daemon.library.files import LibraryFiles
+from daemon.library.objects import ObjectStoreError
 from daemon.store import Store
 
 log = structlog.get_logger("daemon.geo")
@@ -73,6 +76,9 @@ class GeoContext:
     settings: GeoSettings
     models: Mapping[str, GeoModelSettings]
     library_root: Path
+    #: an S3 library: chips and predictions uploaded as they are written, chips fetched back
+    #: into the working copy for the prediction stage
+    files: LibraryFiles | None = None
 
 
 def _grid(plan_box: Mapping[str, Any]) -> ChipGrid:
@@ -136,7 +142,7 @@ class GeoTaskRunner:
                         return task["stage"] if task else None
                     try:
                         await self._step(task, halt)
-                    except HttpError as exc:
+                    except (HttpError, ObjectStoreError, StoreUnavailable) as exc:
                         if not exc.transient():
                             await self._fail(task_id, exc)
                             continue
@@ -264,6 +270,8 @@ class GeoTaskRunner:
                                              error_code="unavailable", error=str(exc))
             return
         meta["masked_fraction"] = round(masked, 6)
+        if ctx.files is not None:  # recorded only once the bucket holds it
+            await ctx.files.publish(chip["path"], digest, size)
         await self.store.record_geo_item(task_id, chip["key"], status="downloaded", path=chip["path"],
                                          size_bytes=size, sha256=digest, captured_at=scene["datetime"],
                                          metadata=meta)
@@ -289,9 +297,12 @@ class GeoTaskRunner:
             chips.sort(key=lambda c: c["date"])
             grid = _grid(plan["bboxes"][box])
             rel = library_file(req.model_type, task_id, box, grid, row, col)
+            if ctx.files is not None:  # chips another run or node wrote: into the working copy
+                paths = [await ctx.files.local(c["path"]) for c in chips]
+            else:
+                paths = [ctx.library_root / c["path"] for c in chips]
             try:
-                summary = await self._run_model(req.model_type, ctx,
-                                                [ctx.library_root / c["path"] for c in chips],
+                summary = await self._run_model(req.model_type, ctx, paths,
                                                 [c["date"] for c in chips], bands, ctx.library_root / rel)
             except (PredictionError, OSError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
                 log.warning("geo_prediction_failed", key=key, error=str(exc))
@@ -301,6 +312,10 @@ class GeoTaskRunner:
                     self.on_recorded(task_id, key)
                 continue
             wrote = await asyncio.to_thread((ctx.library_root / rel).exists)  # classes: no raster
+            if wrote and ctx.files is not None:
+                for written in (rel, rel[:-4] + ".png"):
+                    if await asyncio.to_thread((ctx.library_root / written).exists):
+                        await ctx.files.publish(written)
             await self.store.record_geo_item(
                 task_id, key, status="processed", path=rel if wrote else None,
                 metadata={"bbox": box, "row": row, "col": col, "preview": rel[:-4] + ".png" if wrote else None,

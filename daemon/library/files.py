@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from daemon.config.settings import LibrarySettings
 from daemon.library.objects import ObjectLibrary
 from daemon.library.paths import resolve_in_root
 
@@ -136,14 +137,41 @@ class LibraryFiles:
         """
         if self.objects is None:
             return
-        root = (await asyncio.to_thread(self.root().resolve))
+        root = await asyncio.to_thread(self.root().resolve)
         for name in names:
-            path = original.with_name(name)
-            size = (await asyncio.to_thread(path.stat)).st_size
-            digest = await asyncio.to_thread(_sha256, path)
-            await self.objects.upload(path, path.relative_to(root).as_posix(), "overwrite", digest, size)
-            if self.working is not None:
-                await self.working.touch(path, size)
+            await self.publish(original.with_name(name).relative_to(root).as_posix())
+
+    async def publish(self, relative: str, sha256: str | None = None, size_bytes: int | None = None) -> None:
+        """S3: upload the local file of library path ``relative`` (written by this node) to the
+        same key, replacing what is there; no-op for a folder library. ``sha256`` / ``size_bytes``
+        when already known.
+
+        Raises:
+            LayoutError: ``relative`` leaves the root.
+            ObjectStoreError: the bucket refused.
+        """
+        if self.objects is None:
+            return
+        path, key, size = await asyncio.to_thread(_place, self.root(), relative)
+        if size is None:
+            raise FileNotFoundError(f"no local file {relative} to upload")
+        digest: str = sha256 if sha256 is not None else await asyncio.to_thread(_sha256, path)
+        await self.objects.upload(path, key, "overwrite", digest, size_bytes or size)
+        if self.working is not None:
+            await self.working.touch(path, size)
+
+
+async def library_files(library: LibrarySettings) -> LibraryFiles:
+    """The files of ``[library]``: the root folder, or (``url``) the S3 bucket with the root as
+    this node's working copy (its present files counted against ``cache_max_bytes``)."""
+    if library.url is None:
+        return LibraryFiles(lambda: library.root)
+    objects = ObjectLibrary(library.url, library.endpoint_url, library.region)
+    working = WorkingCopy(library.root, library.cache_max_bytes)
+    await working.scan()
+    log.info("library_in_bucket", url=library.url, working_copy=str(library.root),
+             working_copy_bytes=working.total_bytes, cache_max_bytes=library.cache_max_bytes)
+    return LibraryFiles(lambda: library.root, objects, working)
 
 
 def _sha256(path: Path) -> str:
