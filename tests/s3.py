@@ -46,7 +46,34 @@ class Bucket:
         """The endpoint goes away (an S3 outage)."""
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> None:
+        """The endpoint is back on the same address (empty: moto keeps no state), with the
+        bucket made again."""
+        self.stop()
+        port = self.endpoint_url.rsplit(":", 1)[1]
+        self.process, endpoint = _start(port)
+        assert endpoint == self.endpoint_url, endpoint
+        self.client.create_bucket(Bucket=self.name)
+
+
+def _start(port: str) -> tuple[subprocess.Popen[str], str]:
+    """moto's server on 127.0.0.1:``port`` (0: a free one); (the process, its endpoint)."""
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stderr is not None
+    for line in process.stderr:  # until the server says where it listens
+        if found := LISTENING.search(line):
+            drain = threading.Thread(target=lambda: [None for _ in process.stderr or ()], daemon=True)
+            drain.start()  # its request log must never fill the pipe
+            return process, found.group(1)
+    raise RuntimeError(f"moto's S3 server did not start on port {port} (exit {process.poll()})")
 
 
 @contextmanager
@@ -55,31 +82,14 @@ def moto_bucket(prefix: str = "drone-images") -> Iterator[Bucket]:
     this process's environment (children started meanwhile inherit them)."""
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    process, endpoint = _start("0")
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    bucket = Bucket(endpoint, name, boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"), process)
     try:
-        assert process.stderr is not None
-        endpoint = None
-        for line in process.stderr:  # until the server says where it listens
-            if found := LISTENING.search(line):
-                endpoint = found.group(1)
-                break
-        if endpoint is None:
-            raise RuntimeError(f"moto's S3 server did not start (exit {process.poll()})")
-        drain = threading.Thread(target=lambda: [None for _ in process.stderr or ()], daemon=True)
-        drain.start()  # its request log must never fill the pipe
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket=name)
-        yield Bucket(endpoint, name, client, process)
+        bucket.client.create_bucket(Bucket=name)
+        yield bucket
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        bucket.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

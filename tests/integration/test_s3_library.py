@@ -105,11 +105,7 @@ async def test_a_backfill_lands_in_the_bucket_and_pauses_while_it_is_down(bucket
         task = await res.store.create_task("backfill", {"source": "sky", "since": "2024-06-15T12:00",
                                                         "until": "2024-06-15T13:59"})
         tasks.runner.wake.set()
-        for _ in range(600):
-            got = await res.store.get_task(task)
-            if got and got["stage"] == "completed":
-                break
-            await asyncio.sleep(0.1)
+        await completed(res.store, task)
         rows = await res.store.result_rows("sky")
         assert len(rows) == 12 and {r["status"] for r in rows} == {"completed"}
         objects = bucket.objects("harvest/")
@@ -123,8 +119,27 @@ async def test_a_backfill_lands_in_the_bucket_and_pauses_while_it_is_down(bucket
         state = await res.downloader.recheck_library()
         assert state.paused and bucket.name in (state.reason or "")
         assert await res.downloader.claim(10) == []
-        health = res.downloader.guard.state
-        assert health.paused
+        assert res.downloader.guard.state.paused
+        # another hour is queued while the bucket is away: nothing is claimed, nothing fails
+        task = await res.store.create_task("backfill", {"source": "sky", "since": "2024-06-15T14:00",
+                                                        "until": "2024-06-15T14:59"})
+        tasks.runner.wake.set()
+        await asyncio.sleep(1.5)
+        assert {r["status"] for r in (await res.store.status_counts())["items"]} <= {"processed", "discovered"}
+        # back (an empty endpoint on the same address): downloads resume by themselves
+        await asyncio.to_thread(bucket.restart)
+        await completed(res.store, task)
+        assert not res.downloader.guard.state.paused
+        assert len(bucket.objects("harvest/")) == 6  # the new hour's images, in the bucket
+
+
+async def completed(store, task_id: int, timeout_s: float = 60.0) -> None:
+    for _ in range(int(timeout_s * 10)):
+        got = await store.get_task(task_id)
+        if got and got["stage"] == "completed":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"task {task_id} not completed: {got}")
 
 
 async def test_every_put_carries_a_sha256_the_server_can_verify(bucket, tmp_path):
