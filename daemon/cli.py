@@ -297,6 +297,9 @@ def _control(cfg: Config, args: argparse.Namespace) -> int:
 def _backup(cfg: Config, dest: Path) -> int:
     from daemon.store.backup import backup_database
 
+    if cfg.store.url is not None:
+        raise InputError("the store is PostgreSQL ([store] url): back it up with pg_dump "
+                         "(README, \"Scaling out\"); harvestd backup copies a SQLite store")
     if not _has_database(cfg):
         return EXIT_FAILURE
     made = backup_database(cfg.db_path, dest, cfg.store.busy_timeout_ms)  # BackupError: main's one line
@@ -376,8 +379,9 @@ def _shows_progress(args: argparse.Namespace) -> bool:
 
 
 def _has_database(cfg: Config) -> bool:
-    """False (and the reason on stderr) when the daemon has not created its database yet."""
-    if cfg.db_path.exists():
+    """False (and the reason on stderr) when the daemon has not created its database yet (a
+    PostgreSQL store is there: connecting says otherwise)."""
+    if cfg.store.url is not None or cfg.db_path.exists():
         return True
     print(f"no database at {cfg.db_path} yet (has the daemon run?)", file=sys.stderr)
     return False
