@@ -1,9 +1,10 @@
 """N daemons, one queue (issue 15): three ``harvestd run`` processes with different node names
-on one PostgreSQL database backfill two days of the imitation sky camera together — once
-with one shared library folder, once with an S3 library (moto's S3 server; each node with its
-own working copy) — exact counts, every image fetched once, one result per item; then again
-with one node SIGKILLed mid-run: the others finish its work after its leases expire, nothing
-lost, nothing done twice, no partial file or object."""
+on one PostgreSQL database backfill two days of the imitation sky camera together — with one
+shared library folder: exact counts, every image fetched once, one result per item, the
+scheduled fire run by one node; then with an S3 library (moto's S3 server; each node its own
+working copy) and one node SIGKILLed mid-run: the others finish its work after its leases
+expire, nothing lost, nothing done twice, no partial file or object, every image fetched once
+but the killed node's in-flight ones."""
 
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ def bucket(request: pytest.FixtureRequest) -> Iterator[Bucket | None]:
         yield made
 
 
+@pytest.mark.parametrize("bucket", ["folder"], indirect=True)  # S3: the run below, with a node killed
 async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.02
@@ -176,7 +178,7 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
     print(f"3 nodes: downloads per node {shares}, results per node {processed}, 1 request per image")
 
 
-@pytest.mark.parametrize("bucket", ["s3"], indirect=True)  # the folder case: the chaos storms
+@pytest.mark.parametrize("bucket", ["s3"], indirect=True)  # a killed daemon on a folder: the chaos storms
 async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path, bucket):
     site, base = skycam
     site.latency_s = 0.15  # slow enough that node-b holds downloads when it is killed
