@@ -3,6 +3,7 @@ call per batch instead of a thread hop per statement (issue 13)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -13,6 +14,12 @@ _METADATA_JSON = json.JSONEncoder(sort_keys=True)  # one encoder, not one per ro
 metadata_json = _METADATA_JSON.encode
 
 
+@functools.lru_cache(maxsize=64)
+def _processors_json(processors: tuple[str, ...]) -> str:
+    """A processors list as JSON (a handful of distinct lists: encoded once each)."""
+    return json.dumps(list(processors))
+
+
 def item_rows(source: str, items: Sequence[NewItem], now: str) -> list[tuple[str | None, ...]]:
     """``items`` as rows of the 13 columns (source, key, url, captured_at, metadata,
     processors, path, checksum, status, error_code, last_error, created_at, updated_at)."""
@@ -21,9 +28,9 @@ def item_rows(source: str, items: Sequence[NewItem], now: str) -> list[tuple[str
             source,
             it.key,
             it.url,
-            it.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            it.captured_at.isoformat(timespec="seconds")[:19] + "Z",  # as strftime("%Y-%m-%dT%H:%M:%SZ")
             _METADATA_JSON.encode(it.metadata),
-            json.dumps(list(it.processors)),
+            _processors_json(it.processors),
             it.path,
             it.checksum,
             "failed" if it.error else "discovered",
