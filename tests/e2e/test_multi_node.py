@@ -27,7 +27,7 @@ from tests.s3 import CREDENTIALS, Bucket, moto_bucket
 pytestmark = pytest.mark.e2e
 SINCE, UNTIL = "2024-06-14T00:00", "2024-06-15T23:59"  # two days: 288 slots
 SLOTS = 288
-LEASE_S = 4.0  # a killed node's work is taken over after this
+LEASE_S = 3.0  # a killed node's work is taken over after this
 
 
 def node_config(base: str, url: str, library: Path, node: str, bucket: Bucket | None) -> str:
@@ -181,7 +181,7 @@ async def test_three_nodes_share_one_queue(skycam, tmp_path, bucket):
 @pytest.mark.parametrize("bucket", ["s3"], indirect=True)  # a killed daemon on a folder: the chaos storms
 async def test_a_killed_node_s_work_is_finished_by_the_others(skycam, tmp_path, bucket):
     site, base = skycam
-    site.latency_s = 0.15  # slow enough that node-b holds downloads when it is killed
+    site.latency_s = 0.08  # slow enough that node-b holds downloads when it is killed
     site.frame_size = (240, 180)
     async with fresh_schema() as url:
         nodes, apis = await start_nodes(base, url, tmp_path, bucket)
