@@ -149,7 +149,8 @@ class TaskRunner:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(self.lease_s / 3)
-                await self.store.lease_task(task["id"], self.owner, self.lease_s)
+                with contextlib.suppress(StoreUnavailable):  # tried again a third of a lease later
+                    await self.store.lease_task(task["id"], self.owner, self.lease_s)
 
         renewer = asyncio.create_task(renew())
         try:

@@ -34,6 +34,7 @@ from daemon.api.openapi import get_openapi
 from daemon.api.tasks import TASKS, TaskContext, get_task, list_tasks, post_task
 from daemon.api.uploads import UPLOADS, UploadContext, get_item, post_upload
 from daemon.config.api import ApiSettings, split_listen
+from daemon.errors import StoreUnavailable
 from daemon.web.app import setup_web
 from daemon.web.views import WebContext
 
@@ -51,6 +52,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400:
             raise
         return web.json_response({"error": exc.reason}, status=exc.status)
+    except StoreUnavailable as exc:  # PostgreSQL restarting: the client may try again shortly
+        log.warning("api_store_unavailable", method=request.method, path=request.path, error=str(exc))
+        return web.json_response({"error": "the database cannot be reached now; try again shortly"},
+                                 status=503, headers={"Retry-After": "5"})
     except Exception:
         log.exception("api_request_failed", method=request.method, path=request.path)
         return web.json_response({"error": "internal error (see the daemon log)"}, status=500)

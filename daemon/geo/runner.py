@@ -118,12 +118,16 @@ class GeoTaskRunner:
         """Until ``stop`` is set; a failing task never stops the others."""
         while not stop.is_set():
             self.wake.clear()
-            for task in await self.store.open_tasks([TaskKind.GEO_MODEL]):
-                if stop.is_set():
-                    break
-                if self._not_before.get(task["id"], 0.0) > time.monotonic():
-                    continue  # its STAC API failed a moment ago
-                await self.advance(task["id"], stop)
+            try:
+                for task in await self.store.open_tasks([TaskKind.GEO_MODEL]):
+                    if stop.is_set():
+                        break
+                    if self._not_before.get(task["id"], 0.0) > time.monotonic():
+                        continue  # its STAC API failed a moment ago
+                    await self.advance(task["id"], stop)
+            except StoreUnavailable as exc:  # PostgreSQL restarting: the next poll carries on
+                log.warning("store_unavailable_waiting", component="geo", error=str(exc))
+                await wait_any([stop], max(self.poll_s, 5.0))
             await wait_any([stop, self.wake], self.poll_s)
 
     async def advance(self, task_id: int, stop: asyncio.Event) -> str | None:
@@ -172,7 +176,12 @@ class GeoTaskRunner:
         one stalled past its expiry), stop working on the task."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            if not await self.store.lease_task(task_id, self.owner, self.lease_s):
+            try:
+                held = await self.store.lease_task(task_id, self.owner, self.lease_s)
+            except StoreUnavailable as exc:  # tried again a third of a lease later
+                log.warning("geo_task_lease_not_renewed", error=str(exc))
+                continue
+            if not held:
                 log.error("geo_task_lease_lost", owner=self.owner, detail="another process advances it now")
                 lost.set()
                 return
