@@ -36,8 +36,6 @@ MIGRATION_LOCK = 0x68617276  # pg_advisory_xact_lock key ("harv")
 log = structlog.get_logger("daemon.store")
 
 
-
-
 def redacted(url: str) -> str:
     """``url`` without its password (for logs and ``status``)."""
     try:
@@ -61,8 +59,10 @@ class PgStore(PgBase, Store):
         """Connect (a pool of up to ``pool_size`` connections), migrate, and close on exit.
 
         Raises:
-            psycopg.OperationalError: the server cannot be reached or refuses the login.
-            psycopg_pool.PoolTimeout: no connection within ``timeout_s`` seconds.
+            StoreUnavailable: the server cannot be reached or refuses the login, or no
+                connection came within ``timeout_s`` seconds (the message names the server,
+                never the password).
+            psycopg.Error: a migration failed.
         """
         named = "application_name" in conninfo_to_dict(url)
         conninfo = url if named else make_conninfo(url, application_name="harvestd")
@@ -117,9 +117,9 @@ class PgStore(PgBase, Store):
                              " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
             cur = await db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             version = int((await cur.fetchall())[0][0])
-            for number, sql in steps:
+            for number, script in steps:
                 if number > version:
-                    await db.conn.execute(sql)  # a script: no parameters, run as it is
+                    await db.conn.execute(script)  # a script: no parameters, run as it is
                     await db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                                      (number, utc_now_iso()))
 
@@ -129,7 +129,8 @@ class PgStore(PgBase, Store):
         return int(rows[0][0])
 
     async def ping(self) -> None:
-        """A write round-trip; raises ``psycopg.Error`` when the store is not writable."""
+        """A write round-trip; raises ``StoreUnavailable`` / ``psycopg.Error`` when the store is
+        not writable."""
         async with self._tx() as db:
             await db.execute("UPDATE schema_migrations SET version = version WHERE false")
 
