@@ -20,7 +20,8 @@ async def test_aria2c_killed_five_times_mid_run(filesite, tmp_path):
     site, base = filesite
     files = {f"k{i:02d}.bin": site.add(f"k{i:02d}.bin", 300_000 + i) for i in range(30)}
     site.rate_bps = 400_000  # per connection: each file takes most of a second
-    cfg = aria2_config(tmp_path)
+    # restarts 1 s apart (not 1, 2, 4, 8, 16 s): the kills, not the backoff, are under test here
+    cfg = aria2_config(tmp_path, extra="restart_backoff_max_s = 1\n")
     rng = random.Random(21)
     async with running(cfg) as run:
         await run.res.store.add_items("files", [file_item(base, n) for n in files])
