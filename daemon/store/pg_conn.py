@@ -88,7 +88,8 @@ class PgCursor:
 async def _run(conn: psycopg.AsyncConnection[PgRow], sql: str,
                params: Sequence[Any] | dict[str, Any]) -> PgCursor:
     async with conn.cursor() as cur:
-        await cur.execute(to_postgres(sql), pg_params(params) if params else None)
+        # parameters always given (empty too): psycopg then turns the rewrite's %% back into %
+        await cur.execute(to_postgres(sql), pg_params(params))
         rows = await cur.fetchall() if cur.description is not None else []
         return PgCursor(rows, cur.rowcount)
 

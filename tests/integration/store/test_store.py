@@ -208,3 +208,11 @@ async def test_a_dropped_connection_is_transient_on_postgresql(tmp_path):
                 assert "PostgreSQL at postgresql://" in str(exc)
                 outcomes.append("unavailable")
         assert outcomes[0] == "unavailable" and outcomes[-1] == "discovered", outcomes
+
+
+async def test_a_percent_sign_in_sql_reaches_both_engines_as_written(open_test_store):
+    async with open_test_store() as store:
+        await store.add_items("sky", [spec("50%-cloud")])
+        without = await store._read("SELECT key FROM items WHERE key = '50%-cloud'")  # no parameters
+        with_one = await store._read("SELECT key FROM items WHERE key = '50%-cloud' AND source = ?", ("sky",))
+        assert [r[0] for r in without] == [r[0] for r in with_one] == ["50%-cloud"]
