@@ -32,6 +32,11 @@ class Bucket:
     name: str
     client: Any
     process: subprocess.Popen[str]
+    requests: list[str]
+
+    def request_log(self) -> list[str]:
+        """Every request the server answered so far: ``METHOD /bucket/key?query``."""
+        return list(self.requests)
 
     def objects(self, prefix: str = "") -> dict[str, dict[str, Any]]:
         """key → {size, sha256 (our metadata)} of every object under ``prefix``."""
@@ -57,21 +62,29 @@ class Bucket:
         bucket made again."""
         self.stop()
         port = self.endpoint_url.rsplit(":", 1)[1]
-        self.process, endpoint = _start(port)
+        self.process, endpoint = _start(port, self.requests)
         assert endpoint == self.endpoint_url, endpoint
         self.client.create_bucket(Bucket=self.name)
 
 
-def _start(port: str) -> tuple[subprocess.Popen[str], str]:
-    """moto's server on 127.0.0.1:``port`` (0: a free one); (the process, its endpoint)."""
+REQUEST = re.compile(r'"([A-Z]+ \S+) HTTP/')
+
+
+def _start(port: str, log: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """moto's server on 127.0.0.1:``port`` (0: a free one); (the process, its endpoint). The
+    requests it logs (``METHOD /path?query``) are appended to ``log``."""
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     assert process.stderr is not None
     for line in process.stderr:  # until the server says where it listens
         if found := LISTENING.search(line):
-            drain = threading.Thread(target=lambda: [None for _ in process.stderr or ()], daemon=True)
-            drain.start()  # its request log must never fill the pipe
+            def drain() -> None:  # its request log must never fill the pipe
+                for logged in process.stderr or ():
+                    if request := REQUEST.search(logged):
+                        log.append(request.group(1))
+
+            threading.Thread(target=drain, daemon=True).start()
             return process, found.group(1)
     raise RuntimeError(f"moto's S3 server did not start on port {port} (exit {process.poll()})")
 
@@ -82,9 +95,11 @@ def moto_bucket(prefix: str = "drone-images") -> Iterator[Bucket]:
     this process's environment (children started meanwhile inherit them)."""
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
-    process, endpoint = _start("0")
+    requests: list[str] = []
+    process, endpoint = _start("0", requests)
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    bucket = Bucket(endpoint, name, boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"), process)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket = Bucket(endpoint, name, client, process, requests)
     try:
         bucket.client.create_bucket(Bucket=name)
         yield bucket

@@ -57,10 +57,10 @@ class WorkingCopy:
             self.total_bytes += size_bytes
             doomed: list[Path] = []
             now = time.monotonic()
-            for candidate, (size, used_at) in list(self._files.items()):
-                if self.total_bytes <= self.max_bytes:
-                    break
-                if candidate == path or now - used_at < self.min_idle_s:
+            for candidate, (size, used_at) in list(self._files.items()):  # least recently used first
+                if self.total_bytes <= self.max_bytes or now - used_at < self.min_idle_s:
+                    break  # under the bound, or every copy left was used a moment ago
+                if candidate == path:
                     continue
                 del self._files[candidate]
                 self.total_bytes -= size
@@ -109,6 +109,7 @@ class LibraryFiles:
         self.root = root
         self.objects = objects
         self.working = working
+        self._fetching: dict[str, asyncio.Lock] = {}  # keys being fetched now
 
     async def local(self, relative: str) -> Path:
         """The local file of library path ``relative`` (S3: fetched into the working copy when
@@ -122,8 +123,16 @@ class LibraryFiles:
         path, key, size = await asyncio.to_thread(_place, self.root(), relative)
         if self.objects is None:
             return path
-        if size is None:
-            size = await self.objects.download(key, path)
+        if size is None:  # one fetch per key: the others wanting it wait for that one
+            lock = self._fetching.setdefault(key, asyncio.Lock())
+            try:
+                async with lock:
+                    path, key, size = await asyncio.to_thread(_place, self.root(), relative)
+                    if size is None:
+                        size = await self.objects.download(key, path)
+            finally:
+                if not lock.locked() and self._fetching.get(key) is lock:
+                    del self._fetching[key]
         if self.working is not None:
             await self.working.touch(path, size)
         return path

@@ -178,3 +178,17 @@ async def test_every_put_carries_a_sha256_the_server_can_verify(bucket, tmp_path
     for _path, header, body in seen:
         assert header == base64.b64encode(hashlib.sha256(body).digest()).decode()
     assert bucket.objects()["b.tif"]["size"] == big.stat().st_size
+
+
+async def test_one_object_wanted_by_several_at_once_is_fetched_once_and_whole(bucket, tmp_path):
+    """Two processors (and the dashboard) asking a node for the same original it lacks."""
+    lib = ObjectLibrary(f"s3://{bucket.name}", bucket.endpoint_url)
+    source = tmp_path / "big.jpg"
+    source.write_bytes(os.urandom(3 << 20))
+    await lib.upload(source, "sky/big.jpg", "overwrite", sha(source), source.stat().st_size)
+    root = tmp_path / "copy"
+    files = LibraryFiles(lambda: root, lib, WorkingCopy(root, 1 << 30))
+    paths = await asyncio.gather(*(files.local("sky/big.jpg") for _ in range(5)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == source.read_bytes()
+    gets = [ln for ln in bucket.request_log() if ln.startswith("GET /") and "big.jpg" in ln]
+    assert len(gets) == 1, gets
